@@ -1,0 +1,24 @@
+import { Logger, Module, OnModuleInit } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { AppConfig, InjectConfig } from '#common';
+import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtStrategy } from './jwt.strategy';
+import { SubjectMatchGuard } from './subject-match.guard';
+
+/** Bearer-token authentication, denied by default: importing this module protects every route not marked @Public(). */
+@Module({
+  imports: [PassportModule.register({ session: false })],
+  providers: [JwtStrategy, SubjectMatchGuard, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  exports: [SubjectMatchGuard],
+})
+export class AuthModule implements OnModuleInit {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  onModuleInit(): void {
+    const { key } = this.config.jwt;
+    if (key.kind === 'secret' && key.isDevelopmentSecret) {
+      new Logger('Auth').warn('JWT_SECRET is not set: using the documented development secret. Never do this in production.');
+    }
+  }
+}

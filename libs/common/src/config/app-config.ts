@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512';
+
+const HMAC_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+const PUBLIC_KEY_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'];
+
+/** The secret `npm start` uses outside production when no JWT key is configured. Never valid in production. */
+export const DEVELOPMENT_JWT_SECRET = 'playsmart-development-secret-do-not-use-in-production';
+
+export type JwtKeyConfig =
+  | { kind: 'secret'; secret: string; isDevelopmentSecret: boolean }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'jwks'; uri: string };
+
+export interface JwtConfig {
+  key: JwtKeyConfig;
+  algorithms: JwtAlgorithm[];
+  issuer?: string;
+  audience?: string;
+  clockToleranceSeconds: number;
+  /** Tokens longer than this are refused before any parsing. */
+  maxTokenBytes: number;
+}
+
+export interface ValidationLimits {
+  timestampMaxFutureMs: number;
+  /** Undefined: no maximum age (games are played offline). */
+  timestampMaxAgeMs?: number;
+  customdataMaxBytes: number;
+  customdataMaxDepth: number;
+  customdataMaxKeys: number;
+  customdataMaxItems: number;
+}
+
+export interface QueueConfig {
+  redisUrl: string;
+  prefix: string;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  workerConcurrency: number;
+}
+
+export interface DatabaseConfig {
+  url: string;
+  /** True when DATABASE_URL was not set and the development default is used. */
+  isDefault: boolean;
+  migrationsRun: boolean;
+  poolSize: number;
+}
+
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  bodyLimitBytes: number;
+  swaggerEnabled: boolean;
+  logLevel: LogLevel;
+  jwt: JwtConfig;
+  limits: ValidationLimits;
+  queue: QueueConfig;
+  database: DatabaseConfig;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/playsmart';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/** Reads one environment at a time and collects every problem, so a bad start-up names all of them at once. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  string(name: string): string | undefined {
+    const raw = this.env[name];
+    if (raw === undefined) return undefined;
+    const value = raw.trim();
+    return value === '' ? undefined : value;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  optionalInt(name: string, min: number): number | undefined {
+    return this.string(name) === undefined ? undefined : this.int(name, 0, min);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.string(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'no'].includes(raw)) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string, protocols: readonly string[], fallback: string | undefined): string | undefined {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  }
+}
+
+function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
+  const secret = reader.string('JWT_SECRET');
+  let publicKey = reader.string('JWT_PUBLIC_KEY');
+  const publicKeyFile = reader.string('JWT_PUBLIC_KEY_FILE');
+  const jwksUri = reader.url('JWT_JWKS_URI', ['https:', 'http:'], undefined);
+
+  if (publicKeyFile !== undefined) {
+    try {
+      publicKey = readFileSync(publicKeyFile, 'utf8');
+    } catch {
+      reader.problems.push(`JWT_PUBLIC_KEY_FILE cannot be read: ${publicKeyFile}`);
+    }
+  }
+  // Multi-line PEMs are often passed through env files with literal "\n".
+  publicKey = publicKey?.replace(/\\n/g, '\n');
+
+  const configuredKeys = [secret, publicKey, jwksUri].filter((k) => k !== undefined).length;
+  if (configuredKeys > 1) {
+    reader.problems.push('JWT_SECRET, JWT_PUBLIC_KEY (or JWT_PUBLIC_KEY_FILE) and JWT_JWKS_URI are exclusive: set exactly one');
+  }
+
+  let key: JwtKeyConfig;
+  if (jwksUri !== undefined) {
+    key = { kind: 'jwks', uri: jwksUri };
+  } else if (publicKey !== undefined) {
+    if (!publicKey.includes('-----BEGIN')) reader.problems.push('JWT_PUBLIC_KEY must be a PEM-encoded public key');
+    key = { kind: 'public-key', pem: publicKey };
+  } else if (secret !== undefined) {
+    if (Buffer.byteLength(secret) < 32) reader.problems.push('JWT_SECRET must be at least 32 bytes long');
+    key = { kind: 'secret', secret, isDevelopmentSecret: false };
+  } else {
+    if (isProduction) reader.problems.push('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required when NODE_ENV=production');
+    key = { kind: 'secret', secret: DEVELOPMENT_JWT_SECRET, isDevelopmentSecret: true };
+  }
+
+  const allowedForKey = key.kind === 'secret' ? HMAC_ALGORITHMS : PUBLIC_KEY_ALGORITHMS;
+  const defaultAlgorithms: JwtAlgorithm[] = key.kind === 'secret' ? ['HS256'] : ['RS256', 'ES256'];
+  const rawAlgorithms = reader.string('JWT_ALGORITHMS');
+  let algorithms = defaultAlgorithms;
+  if (rawAlgorithms !== undefined) {
+    const listed = rawAlgorithms.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const wrong = listed.filter((a) => !(allowedForKey as readonly string[]).includes(a));
+    if (listed.length === 0 || wrong.length > 0) {
+      reader.problems.push(
+        `JWT_ALGORITHMS must list only ${allowedForKey.join(', ')} for a ${key.kind === 'secret' ? 'JWT_SECRET' : 'public key'}, got "${rawAlgorithms}"`,
+      );
+    } else {
+      algorithms = listed as JwtAlgorithm[];
+    }
+  }
+
+  return {
+    key,
+    algorithms,
+    issuer: reader.string('JWT_ISSUER'),
+    audience: reader.string('JWT_AUDIENCE'),
+    clockToleranceSeconds: reader.int('JWT_CLOCK_TOLERANCE_SECONDS', 30, 0, 3600),
+    maxTokenBytes: 8192,
+  };
+}
+
+/**
+ * Validates and types the environment. Every problem is collected and reported by variable name;
+ * nothing else in the code base reads process.env.
+ */
+export function loadConfig(env: Env): AppConfig {
+  const reader = new EnvReader(env);
+  const nodeEnv = reader.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const isProduction = nodeEnv === 'production';
+
+  const databaseUrl = reader.url('DATABASE_URL', ['postgres:', 'postgresql:'], undefined);
+  if (isProduction && databaseUrl === undefined) reader.problems.push('DATABASE_URL is required when NODE_ENV=production');
+
+  const maxAgeSeconds = reader.optionalInt('TIMESTAMP_MAX_AGE_SECONDS', 1);
+
+  const config: AppConfig = {
+    env: nodeEnv,
+    port: reader.int('PORT', 3000, 0, 65535),
+    host: reader.string('HOST') ?? '0.0.0.0',
+    bodyLimitBytes: reader.int('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    swaggerEnabled: reader.bool('SWAGGER_ENABLED', true),
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
+    jwt: readJwtConfig(reader, isProduction),
+    limits: {
+      timestampMaxFutureMs: reader.int('TIMESTAMP_MAX_FUTURE_SECONDS', 86400, 0) * 1000,
+      timestampMaxAgeMs: maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000,
+      customdataMaxBytes: reader.int('CUSTOMDATA_MAX_BYTES', 8192, 2, 1024 * 1024),
+      customdataMaxDepth: reader.int('CUSTOMDATA_MAX_DEPTH', 5, 1, 32),
+      customdataMaxKeys: reader.int('CUSTOMDATA_MAX_KEYS', 100, 1, 10000),
+      customdataMaxItems: reader.int('CUSTOMDATA_MAX_ITEMS', 100, 1, 10000),
+    },
+    queue: {
+      redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
+      prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
+      // 1 s doubling over 12 attempts waits 68 minutes in all: a long database outage does not exhaust a job.
+      jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
+      jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
+      workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
+    },
+    database: {
+      url: databaseUrl ?? DEFAULT_DATABASE_URL,
+      isDefault: databaseUrl === undefined,
+      migrationsRun: reader.bool('DB_MIGRATIONS_RUN', true),
+      poolSize: reader.int('DB_POOL_SIZE', 10, 1, 1000),
+    },
+  };
+
+  if (reader.problems.length > 0) throw new ConfigValidationError(reader.problems);
+  return config;
+}

@@ -1,0 +1,78 @@
+import { Logger, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppConfig, ConfigValidationError } from '../config/app-config';
+import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
+import { registerJsonBodyParser } from './json-body.parser';
+
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    // Behind a load balancer the client address comes from X-Forwarded-For.
+    trustProxy: true,
+    // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+}
+
+export interface ConfigureOptions {
+  /** Serve Swagger UI at /docs and the OpenAPI document at /docs-json. */
+  swagger: boolean;
+}
+
+/** Everything an application needs beyond its module: used by every main.ts and by the end-to-end tests. */
+export function configureApp(app: NestFastifyApplication, options: ConfigureOptions): void {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  registerJsonBodyParser(app.getHttpAdapter().getInstance());
+  app.enableShutdownHooks();
+  if (options.swagger && config.swaggerEnabled) setupSwagger(app);
+}
+
+export function setupSwagger(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('PlaySmart Ingest')
+      .setDescription(
+        'Send gameplay events in batches of up to 200. A 202 means the batch is safely queued; a worker writes it to ' +
+          'the database within seconds. Use `npm run token -- <player-id>` for a development token.',
+      )
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/** Validates the environment first, so that a bad variable stops start-up with a message naming it. */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return configFromProcessEnv();
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
+  const config = loadConfigOrExit();
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
+    logger: logLevels(config),
+    // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
+    bodyParser: false,
+  });
+  configureApp(app, options);
+  await app.listen(config.port, config.host);
+  new Logger(name).log(`listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`);
+  return app;
+}
+
+function logLevels(config: AppConfig): Array<AppConfig['logLevel']> {
+  const order: Array<AppConfig['logLevel']> = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+  return order.slice(0, order.indexOf(config.logLevel) + 1);
+}

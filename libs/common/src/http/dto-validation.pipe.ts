@@ -1,0 +1,51 @@
+import { ArgumentMetadata, Injectable, PipeTransform, Type } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate, ValidationError } from 'class-validator';
+import { AppConfig, ValidationLimits } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { ApiError, ErrorDetail } from '../errors/api-error';
+
+/** A DTO may declare cheap checks on the raw input that run before class-transformer builds it. */
+interface PrecheckedDto {
+  precheck?(raw: Record<string, unknown>, limits: ValidationLimits): ErrorDetail[];
+}
+
+const SCALAR_TYPES: ReadonlySet<unknown> = new Set([String, Boolean, Number, Array, Object]);
+
+/**
+ * The global validation pipe: class-validator DTOs are the source of truth, unknown properties are refused
+ * everywhere, and every failing field is reported with its path in bracket form (`events[1].type`).
+ */
+@Injectable()
+export class DtoValidationPipe implements PipeTransform {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  async transform(value: unknown, { metatype, type }: ArgumentMetadata): Promise<unknown> {
+    if (type !== 'body' || metatype === undefined || SCALAR_TYPES.has(metatype)) return value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw ApiError.invalidPayload([{ field: '', message: 'body must be a JSON object' }]);
+    }
+    const prechecked = (metatype as PrecheckedDto).precheck?.(value as Record<string, unknown>, this.config.limits) ?? [];
+    if (prechecked.length > 0) throw ApiError.invalidPayload(prechecked);
+
+    const instance = plainToInstance(metatype as Type<object>, value);
+    const errors = await validate(instance, {
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      validationError: { target: false, value: false },
+    });
+    if (errors.length > 0) throw ApiError.invalidPayload(toDetails(errors));
+    return instance;
+  }
+}
+
+export function toDetails(errors: ValidationError[], parentPath = '', out: ErrorDetail[] = []): ErrorDetail[] {
+  for (const error of errors) {
+    const path =
+      parentPath === '' ? error.property : /^\d+$/.test(error.property) ? `${parentPath}[${error.property}]` : `${parentPath}.${error.property}`;
+    for (const message of Object.values(error.constraints ?? {})) out.push({ field: path, message });
+    if (error.children !== undefined) toDetails(error.children, path, out);
+  }
+  return out;
+}

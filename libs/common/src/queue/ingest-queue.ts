@@ -1,0 +1,27 @@
+/** Queue names and job payloads shared by the producer (gateway) and the processor (worker). */
+export const INGEST_QUEUE = 'ingest-events';
+export const INGEST_BATCH_JOB = 'batch';
+
+/** Redis key (under the queue prefix) counting events accepted but not yet written. */
+export const BUFFERED_EVENTS_KEY = 'buffered-events';
+
+export interface IngestEventPayload {
+  event_id: string;
+  type: string;
+  custom_event_name: string | null;
+  /** The client's timestamp as a UTC instant, ISO 8601 with up to microseconds. */
+  occurred_at: string;
+  customdata: Record<string, unknown> | null;
+}
+
+export interface IngestBatchJobData {
+  batch_id: string;
+  user_id: string;
+  game_id: string;
+  received_at: string;
+  events: IngestEventPayload[];
+}
+
+export function bufferedEventsKey(prefix: string): string {
+  return `${prefix}:${INGEST_QUEUE}:${BUFFERED_EVENTS_KEY}`;
+}

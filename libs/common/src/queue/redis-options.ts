@@ -1,0 +1,39 @@
+import type { RedisOptions } from 'bullmq';
+
+/** Turns REDIS_URL into ioredis options, so that producer, worker and health checks share one parser. */
+export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
+  const url = new URL(redisUrl);
+  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? 6379 : Number(url.port),
+    username: url.username === '' ? undefined : decodeURIComponent(url.username),
+    password: url.password === '' ? undefined : decodeURIComponent(url.password),
+    db: Number.isInteger(db) ? db : 0,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/**
+ * A connection that fails fast while Redis is down, so the API can answer 503 instead of hanging.
+ * See https://docs.bullmq.io/guide/going-to-production#enableofflinequeue
+ */
+export function fastFailRedisOptions(redisUrl: string): RedisOptions {
+  return {
+    ...redisOptionsFromUrl(redisUrl),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+}
+
+/** Worker connections block on Redis and must retry forever: BullMQ requires maxRetriesPerRequest null. */
+export function workerRedisOptions(redisUrl: string): RedisOptions {
+  return {
+    ...redisOptionsFromUrl(redisUrl),
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(times * 500, 5000),
+  };
+}

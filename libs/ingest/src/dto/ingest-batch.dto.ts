@@ -1,0 +1,54 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ErrorDetail, ValidationLimits } from '#common';
+import { findTooDeep } from '../validation/json-shape';
+import { IsStorableString } from '../validation/constraints';
+import { IngestEventDto } from './ingest-event.dto';
+
+export const MAX_EVENTS_PER_BATCH = 200;
+
+// An Android package name or iOS bundle identifier: dot-separated segments, the first starting with a letter.
+const GAME_ID = /^[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
+
+// The body, the events array and an event are the three levels above customdata.
+const LEVELS_ABOVE_CUSTOMDATA = 3;
+
+export class IngestBatchDto {
+  @ApiProperty({ example: 'device-abc-123', description: 'Must equal the sub claim of the access token.', maxLength: 128 })
+  @IsStorableString(1, 128)
+  user_id: string;
+
+  @ApiProperty({ example: 'com.example.stackblaster', description: 'Android package name or iOS bundle identifier.', maxLength: 255 })
+  @IsString()
+  @MaxLength(255)
+  @Matches(GAME_ID, { message: 'game_id must be an Android package name or iOS bundle identifier, such as com.example.mygame' })
+  game_id: string;
+
+  @ApiProperty({ type: [IngestEventDto], minItems: 1, maxItems: MAX_EVENTS_PER_BATCH })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_EVENTS_PER_BATCH)
+  @ValidateNested({ each: true })
+  @Type(() => IngestEventDto)
+  events: IngestEventDto[];
+
+  /**
+   * Cheap checks on the raw body that run before class-transformer: an oversized array or deep nesting is
+   * refused without building thousands of objects or overflowing the stack.
+   */
+  static precheck(body: Record<string, unknown>, limits: ValidationLimits): ErrorDetail[] {
+    const { events } = body;
+    if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
+      return [{ field: 'events', message: `events must contain at most ${MAX_EVENTS_PER_BATCH} elements, got ${events.length}` }];
+    }
+    const tooDeep = findTooDeep(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
+    if (tooDeep === undefined) return [];
+    const customdata = /^events\[\d+\]\.customdata/.exec(tooDeep);
+    return [
+      customdata === null
+        ? { field: tooDeep, message: 'is nested too deeply' }
+        : { field: customdata[0], message: `customdata must be at most ${limits.customdataMaxDepth} levels deep` },
+    ];
+  }
+}

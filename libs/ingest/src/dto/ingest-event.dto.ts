@@ -1,0 +1,48 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsString, IsUUID, Validate, ValidateIf } from 'class-validator';
+import { EVENT_TYPE_NAMES } from '../event-types';
+import { CustomdataConstraint, IsCustomEventNameForType, TimestampConstraint } from '../validation/constraints';
+
+export class IngestEventDto {
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'Chosen by the client so that a retried batch is not stored twice. The server assigns one when absent.',
+  })
+  @ValidateIf((event: IngestEventDto) => event.event_id !== undefined)
+  @IsUUID('all')
+  event_id?: string;
+
+  @ApiProperty({ enum: EVENT_TYPE_NAMES, example: 'LevelCompleted' })
+  @IsString()
+  @IsIn(EVENT_TYPE_NAMES)
+  type: string;
+
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-04-22T14:30:00+00:00',
+    description: 'RFC 3339 with an offset (Z or ±hh:mm). At most 24 hours in the future.',
+  })
+  @Validate(TimestampConstraint)
+  timestamp: string;
+
+  @ApiPropertyOptional({
+    example: 'PowerUpUsed',
+    pattern: '^\\p{L}[\\p{L}\\p{Nd}_.-]{0,63}$',
+    description: 'Required when type is Custom, refused otherwise.',
+  })
+  @IsCustomEventNameForType()
+  customEventName?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { level: 5, score: 4800 },
+    description: 'A JSON object: at most 8 KiB, 5 levels deep, 100 keys per object and 100 items per array.',
+  })
+  @ValidateIf((event: IngestEventDto) => event.customdata !== undefined)
+  @Validate(CustomdataConstraint)
+  // Keep the client's object as parsed instead of class-transformer's copy, which drops keys such as __proto__.
+  @Transform(({ obj }: { obj: { customdata?: unknown } }) => obj.customdata)
+  customdata?: Record<string, unknown>;
+}

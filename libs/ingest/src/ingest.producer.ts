@@ -1,0 +1,100 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  AppConfig,
+  bufferedEventsKey,
+  INGEST_BATCH_JOB,
+  INGEST_QUEUE,
+  IngestBatchJobData,
+  IngestEventPayload,
+  InjectConfig,
+  InjectRedis,
+} from '#common';
+import type { IngestBatchDto } from './dto/ingest-batch.dto';
+import { parseRfc3339 } from './validation/rfc3339';
+
+export interface EnqueuedBatch {
+  batchId: string;
+  accepted: number;
+  /** Events accepted service-wide and not yet written, this batch included. */
+  buffered: number;
+}
+
+// Redis is local to the gateway: an answer slower than this means it is down or overloaded.
+const REDIS_DEADLINE_MS = 1500;
+const RETRY_AFTER_SECONDS = 5;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. */
+@Injectable()
+export class IngestProducer {
+  private readonly logger = new Logger(IngestProducer.name);
+
+  constructor(
+    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
+    @InjectRedis() private readonly redis: Redis,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async enqueueBatch(batch: IngestBatchDto, receivedAt = new Date()): Promise<EnqueuedBatch> {
+    const data = toJobData(batch, receivedAt);
+    const count = data.events.length;
+    const counterKey = bufferedEventsKey(this.config.queue.prefix);
+    try {
+      // Counted before the job exists, so the worker's decrement can never run first.
+      const buffered = await within(this.redis.incrby(counterKey, count), REDIS_DEADLINE_MS);
+      try {
+        await within(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), REDIS_DEADLINE_MS);
+      } catch (error) {
+        await this.redis.decrby(counterKey, count).catch(() => undefined);
+        throw error;
+      }
+      return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
+    } catch (error) {
+      this.logger.warn(`batch not queued: ${error instanceof Error ? error.message : String(error)}`);
+      throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
+    }
+  }
+
+  private jobOptions(batchId: string) {
+    const { jobAttempts, jobBackoffMs } = this.config.queue;
+    return {
+      // The batch id doubles as the job id, so adding the same batch twice cannot create two jobs.
+      jobId: batchId,
+      attempts: jobAttempts,
+      backoff: { type: 'exponential', delay: jobBackoffMs },
+      removeOnComplete: true,
+      removeOnFail: false,
+    } as const;
+  }
+}
+
+export function toJobData(batch: IngestBatchDto, receivedAt: Date): IngestBatchJobData {
+  return {
+    batch_id: randomUUID(),
+    user_id: batch.user_id,
+    game_id: batch.game_id,
+    received_at: receivedAt.toISOString(),
+    events: batch.events.map(
+      (event): IngestEventPayload => ({
+        event_id: event.event_id?.toLowerCase() ?? randomUUID(),
+        type: event.type,
+        custom_event_name: event.customEventName ?? null,
+        // Validation has already parsed it; this cannot be undefined here.
+        occurred_at: parseRfc3339(event.timestamp)!.utcIso,
+        customdata: event.customdata ?? null,
+      }),
+    ),
+  };
+}

@@ -1,0 +1,37 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AppConfig, bufferedEventsKey, IngestBatchJobData, InjectConfig, InjectRedis } from '#common';
+import { EventStore } from './event.store';
+
+// Decrements the buffered-events counter once per job, however often the job is delivered.
+const RELEASE_BUFFERED = `
+  if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 604800) then
+    return redis.call('DECRBY', KEYS[2], ARGV[1])
+  end
+  return false`;
+
+/**
+ * Writes one queued batch. Errors propagate so that BullMQ retries the job with backoff and keeps it once
+ * its attempts are spent; nothing here swallows a failure.
+ */
+@Injectable()
+export class BatchProcessor {
+  private readonly logger = new Logger(BatchProcessor.name);
+
+  constructor(
+    private readonly store: EventStore,
+    @InjectRedis() private readonly redis: Redis,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async process(job: Job<IngestBatchJobData>): Promise<number> {
+    const inserted = await this.store.insertBatch(job.data);
+    const { prefix } = this.config.queue;
+    await this.redis.eval(RELEASE_BUFFERED, 2, `${bufferedEventsKey(prefix)}:released:${job.id}`, bufferedEventsKey(prefix), job.data.events.length);
+    if (inserted < job.data.events.length) {
+      this.logger.debug(`batch ${job.data.batch_id}: ${job.data.events.length - inserted} events were already stored`);
+    }
+    return inserted;
+  }
+}

@@ -1,0 +1,50 @@
+import { Client } from 'pg';
+import type { DataSourceOptions } from 'typeorm';
+import type { AppConfig } from '#common';
+import { EventEntity } from './event.entity';
+import { MIGRATIONS } from './migrations';
+
+export function dataSourceOptions(config: AppConfig): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: config.database.url,
+    entities: [EventEntity],
+    migrations: MIGRATIONS,
+    migrationsRun: config.database.migrationsRun,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['error', 'warn', 'migration'],
+    extra: {
+      max: config.database.poolSize,
+      connectionTimeoutMillis: 5000,
+      // A write stuck behind a lock or a dead server fails the job, which then retries with backoff.
+      statement_timeout: 30_000,
+    },
+  };
+}
+
+/**
+ * Outside production, creates the configured database when it does not exist yet, so that `npm start` works on a
+ * fresh PostgreSQL. In production the database is provisioned by its operators.
+ */
+export async function ensureDatabaseExists(config: AppConfig): Promise<void> {
+  if (config.env === 'production') return;
+  const target = new URL(config.database.url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (name === '' || name === 'postgres') return;
+  const admin = new URL(target);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+        // 42P04: another process created it first.
+        if (error.code !== '42P04') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,38 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** One gameplay event. The primary key (user_id, event_id) is what makes every write idempotent. */
+@Entity({ name: 'events' })
+@Index('idx_events_game_id_occurred_at', ['gameId', 'occurredAt'])
+@Index('idx_events_user_id_occurred_at', ['userId', 'occurredAt'])
+@Index('idx_events_batch_id', ['batchId'])
+export class EventEntity {
+  @PrimaryColumn({ name: 'user_id', type: 'text', primaryKeyConstraintName: 'pk_events' })
+  userId: string;
+
+  @PrimaryColumn({ name: 'event_id', type: 'uuid', primaryKeyConstraintName: 'pk_events' })
+  eventId: string;
+
+  @Column({ name: 'game_id', type: 'text' })
+  gameId: string;
+
+  @Column({ name: 'type', type: 'text' })
+  type: string;
+
+  @Column({ name: 'custom_event_name', type: 'text', nullable: true })
+  customEventName: string | null;
+
+  @Column({ name: 'occurred_at', type: 'timestamptz' })
+  occurredAt: Date;
+
+  @Column({ name: 'received_at', type: 'timestamptz' })
+  receivedAt: Date;
+
+  @Column({ name: 'customdata', type: 'jsonb', nullable: true })
+  customdata: Record<string, unknown> | null;
+
+  @Column({ name: 'batch_id', type: 'uuid' })
+  batchId: string;
+
+  @Column({ name: 'written_at', type: 'timestamptz', default: () => 'now()' })
+  writtenAt: Date;
+}

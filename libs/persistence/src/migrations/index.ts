@@ -1,0 +1,4 @@
+import { CreateEvents1764374400000 } from './1764374400000-create-events';
+
+/** Every migration, in order. `npm run migration:generate` writes new ones beside this file: add them here. */
+export const MIGRATIONS = [CreateEvents1764374400000];

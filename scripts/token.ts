@@ -1,0 +1,28 @@
+// Prints a bearer token for the configured JWT_SECRET: `npm run -s token -- <sub> [lifetime-seconds]`.
+import { createSecretKey } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
+import { loadConfigOrExit } from '#common';
+
+const [sub, lifetime = '3600'] = process.argv.slice(2);
+if (sub === undefined || sub === '') {
+  process.stderr.write('usage: npm run -s token -- <sub> [lifetime-seconds]\n');
+  process.exit(2);
+}
+if (!/^\d+$/.test(lifetime)) {
+  process.stderr.write(`lifetime must be a number of seconds, got "${lifetime}"\n`);
+  process.exit(2);
+}
+
+const { jwt } = loadConfigOrExit();
+if (jwt.key.kind !== 'secret') {
+  process.stderr.write('npm run token signs with JWT_SECRET only; with a public key or JWKS, tokens come from your identity provider.\n');
+  process.exit(1);
+}
+
+const token = sign({ sub }, createSecretKey(Buffer.from(jwt.key.secret, 'utf8')), {
+  algorithm: jwt.algorithms[0],
+  expiresIn: Number(lifetime),
+  ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
+  ...(jwt.audience === undefined ? {} : { audience: jwt.audience }),
+});
+process.stdout.write(`${token}\n`);

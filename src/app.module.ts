@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '#auth';
+import { HttpCoreModule } from '#common';
+import { IngestModule } from '#ingest';
+import { BatchWorkerModule } from '#persistence';
+
+/** The all-in-one service: the HTTP gateway and the worker in one process. */
+@Module({
+  imports: [HttpCoreModule, AuthModule, IngestModule, BatchWorkerModule],
+})
+export class AppModule {}
