@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
-import { ApiError, ErrorBody, errorBody } from './api-error';
+import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -39,38 +39,26 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     if (exception instanceof ApiError) {
       return { status: exception.getStatus(), body: exception.getResponse() as ErrorBody, headers: exception.headers };
     }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      return { status, body: errorBody(status, this.genericReason(status)), headers: {} };
-    }
-    if (isFastifyError(exception)) return this.fromFastify(exception);
-    return { status: 500, body: errorBody(500, 'internal_error'), headers: {} };
+    const status = statusOf(exception);
+    return { status, body: errorBody(status, this.reason(status)), headers: {} };
   }
 
-  private fromFastify(error: FastifyLikeError): { status: number; body: ErrorBody; headers: Record<string, string> } {
-    switch (error.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return {
-          status: HttpStatus.PAYLOAD_TOO_LARGE,
-          body: errorBody(HttpStatus.PAYLOAD_TOO_LARGE, `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`),
-          headers: {},
-        };
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return {
-          status: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
-          body: errorBody(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'content_type_must_be_application_json'),
-          headers: {},
-        };
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return { status: 400, body: errorBody(400, 'invalid_payload', [{ field: '', message: 'body is empty' }]), headers: {} };
-      default: {
-        const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-        return { status, body: errorBody(status, this.genericReason(status)), headers: {} };
-      }
+  /** Fastify's own errors (body too large, unknown content type) reach here wrapped or raw: both map by status. */
+  private reason(status: number): string {
+    switch (status) {
+      case HttpStatus.PAYLOAD_TOO_LARGE:
+        return `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`;
+      case HttpStatus.UNSUPPORTED_MEDIA_TYPE:
+        return 'content_type_must_be_application_json';
+      default:
+        return status >= 500 ? 'internal_error' : statusCode(status).toLowerCase();
     }
   }
+}
 
-  private genericReason(status: number): string {
-    return status >= 500 ? 'internal_error' : errorBody(status, '').error.code.toLowerCase();
-  }
+function statusOf(exception: unknown): number {
+  if (exception instanceof HttpException) return exception.getStatus();
+  const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
+  // Only Fastify's client errors are trusted for their status; anything else unexpected is a 500.
+  return isFastifyError(exception) && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : 500;
 }

@@ -44,8 +44,10 @@ export function toDetails(errors: ValidationError[], parentPath = '', out: Error
   for (const error of errors) {
     const path =
       parentPath === '' ? error.property : /^\d+$/.test(error.property) ? `${parentPath}[${error.property}]` : `${parentPath}.${error.property}`;
-    for (const message of Object.values(error.constraints ?? {})) out.push({ field: path, message });
-    if (error.children !== undefined) toDetails(error.children, path, out);
+    const messages = Object.values(error.constraints ?? {});
+    for (const message of messages) out.push({ field: path, message });
+    // A property that is itself wrong (events that is not an array) says all there is; its children are noise.
+    if (messages.length === 0 && error.children !== undefined) toDetails(error.children, path, out);
   }
   return out;
 }

@@ -1,0 +1,30 @@
+// Runs the compiled unit (*.spec.js) and end-to-end (*.e2e-spec.js) tests with Node's test runner.
+// Usage: node scripts/run-tests.mjs [unit|e2e]   (default: both)
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const which = process.argv[2] ?? 'all';
+const files = [];
+function walk(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) walk(path);
+    else if (entry.name.endsWith('.e2e-spec.js') ? which !== 'unit' : entry.name.endsWith('.spec.js') && which !== 'e2e') files.push(path);
+  }
+}
+for (const root of ['dist/libs', 'dist/apps', 'dist/src', 'dist/test']) {
+  try {
+    walk(root);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+}
+if (files.length === 0) {
+  console.error('no test files found under dist/: run tsc -p tsconfig.json first');
+  process.exit(1);
+}
+files.sort();
+// One file at a time: end-to-end files share the machine's PostgreSQL and Redis (each with its own database and prefix).
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,134 @@
+import 'reflect-metadata';
+import { Type } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { randomUUID } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { sign, SignOptions } from 'jsonwebtoken';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { Pool } from 'pg';
+import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, loadConfig } from '#common';
+import { AppModule } from '../../src/app.module';
+
+export const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+export const TEST_SECRET = 'e2e-test-secret-that-is-at-least-32-bytes-long';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  /** A pool on this run's own database. */
+  db: Pool;
+  redis: Redis;
+  inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** A fresh database for one test file, dropped by the returned function. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `playsmart_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const admin = new Pool({ connectionString: PG_ADMIN_URL, max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  return {
+    url: `postgres://postgres@127.0.0.1:5432/${name}`,
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Removes every Redis key under a queue prefix. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/**
+ * Boots the same module production boots (all-in-one by default), on its own database and queue prefix,
+ * with the same adapter and configuration code as main.ts.
+ */
+export async function bootTestApp(env: Record<string, string> = {}, rootModule: Type<unknown> = AppModule): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'error',
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).overrideProvider(APP_CONFIG).useValue(config).compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bodyParser: false, logger: ['error'] });
+  configureApp(app, { swagger: true });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const db = new Pool({ connectionString: database.url, max: 2 });
+  const redis = new Redis(REDIS_URL);
+  return {
+    app,
+    config,
+    db,
+    redis,
+    inject: (options) => app.inject(options),
+    close: async () => {
+      await app.close();
+      await db.end();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+      await database.drop();
+    },
+  };
+}
+
+export function tokenFor(sub: unknown, options: SignOptions = {}, payload: Record<string, unknown> = {}): string {
+  return sign({ ...payload, ...(sub === undefined ? {} : { sub }) }, createSecretKey(Buffer.from(TEST_SECRET)), {
+    algorithm: 'HS256',
+    expiresIn: 3600,
+    ...options,
+  });
+}
+
+/** The API page's example request. */
+export function exampleBatch(userId = 'device-abc-123'): Record<string, unknown> {
+  return {
+    user_id: userId,
+    game_id: 'com.example.stackblaster',
+    events: [
+      { type: 'LevelCompleted', timestamp: '2026-04-22T14:30:00+00:00', customdata: { level: 5, score: 4800, duration_seconds: 42 } },
+      { type: 'AdImpression', timestamp: '2026-04-22T14:30:45+00:00', customdata: { ad_unit: 'post_level_interstitial' } },
+      { type: 'Custom', customEventName: 'PowerUpUsed', timestamp: '2026-04-22T14:29:15+00:00', customdata: { power_up: 'shield' } },
+    ],
+  };
+}
+
+export function postEvents(t: TestApp, body: unknown, token?: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return t.inject({
+    method: 'POST',
+    url: '/ingest/events',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...headers,
+    },
+    payload: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+  });
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
