@@ -4,7 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import { sign } from 'jsonwebtoken';
 import { bootTestApp, exampleBatch, postEvents, TestApp, tokenFor } from './support/test-app';
 
-function assertEnvelope(response: { statusCode: number; json: () => unknown; body: string }, status: number, code: string, message?: string) {
+function assertEnvelope(
+  response: { statusCode: number; json: () => unknown; body: string },
+  status: number,
+  code: string,
+  message?: string,
+) {
   assert.equal(response.statusCode, status, response.body);
   const body = response.json() as { error: { code: string; message: string } };
   assert.equal(body.error.code, code);
@@ -22,7 +27,7 @@ describe('errors: every failure answers in the envelope', () => {
   let t: TestApp;
   const token = tokenFor('device-abc-123');
   before(async () => {
-    t = await bootTestApp({ BODY_LIMIT: String(64 * 1024) });
+    t = await bootTestApp({ env: { BODY_LIMIT: String(64 * 1024) } });
   });
   after(async () => {
     await t.close();
@@ -36,13 +41,25 @@ describe('errors: every failure answers in the envelope', () => {
       ['an expired token', { authorization: `Bearer ${tokenFor('device-abc-123', { expiresIn: -120 })}` }, 'token_expired'],
       ['a malformed token', { authorization: 'Bearer not.a.jwt' }, 'invalid_token'],
       ['a bad signature', { authorization: `Bearer ${token.slice(0, -4)}AAAA` }, 'invalid_token'],
-      ['alg none', { authorization: `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'device-abc-123', exp: 4102444800 })}.` }, 'invalid_token'],
+      [
+        'alg none',
+        { authorization: `Bearer ${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({ sub: 'device-abc-123', exp: 4102444800 })}.` },
+        'invalid_token',
+      ],
       ['nbf in the future', { authorization: `Bearer ${tokenFor('device-abc-123', { notBefore: 3600 })}` }, 'invalid_token'],
-      ['no exp', { authorization: `Bearer ${sign({ sub: 'device-abc-123' }, 'e2e-test-secret-that-is-at-least-32-bytes-long')}` }, 'invalid_token'],
+      [
+        'no exp',
+        { authorization: `Bearer ${sign({ sub: 'device-abc-123' }, 'e2e-test-secret-that-is-at-least-32-bytes-long')}` },
+        'invalid_token',
+      ],
       ['no sub', { authorization: `Bearer ${tokenFor(undefined)}` }, 'invalid_token'],
       ['an empty sub', { authorization: `Bearer ${tokenFor('')}` }, 'invalid_token'],
       ['a non-string sub', { authorization: `Bearer ${tokenFor(42)}` }, 'invalid_token'],
-      ['an HS384 token when only HS256 is allowed', { authorization: `Bearer ${tokenFor('device-abc-123', { algorithm: 'HS384' })}` }, 'invalid_token'],
+      [
+        'an HS384 token when only HS256 is allowed',
+        { authorization: `Bearer ${tokenFor('device-abc-123', { algorithm: 'HS384' })}` },
+        'invalid_token',
+      ],
       ['a token over 8 KiB', { authorization: `Bearer ${tokenFor('device-abc-123', {}, { pad: 'x'.repeat(9000) })}` }, 'invalid_token'],
     ];
     for (const [name, headers, reason] of cases) {
@@ -81,9 +98,15 @@ describe('errors: every failure answers in the envelope', () => {
     it('a missing or non-string user_id is a validation error, not a 403', async () => {
       const missing = await postEvents(t, { game_id: 'com.example.game', events: exampleBatch().events }, token);
       assertEnvelope(missing, 400, 'BAD_REQUEST', 'invalid_payload');
-      assert.deepEqual(detailsOf(missing).map((d) => d.field), ['user_id']);
+      assert.deepEqual(
+        detailsOf(missing).map((d) => d.field),
+        ['user_id'],
+      );
       const numeric = await postEvents(t, { ...exampleBatch(), user_id: 42 }, token);
-      assert.deepEqual(detailsOf(numeric).map((d) => d.field), ['user_id']);
+      assert.deepEqual(
+        detailsOf(numeric).map((d) => d.field),
+        ['user_id'],
+      );
     });
   });
 
@@ -94,13 +117,21 @@ describe('errors: every failure answers in the envelope', () => {
       ['an unsupported event type', { ...valid, events: [event({}), event({ type: 'Teleported' })] }, ['events[1].type']],
       ['a missing timestamp', { ...valid, events: [event({ timestamp: undefined })] }, ['events[0].timestamp']],
       ['a timestamp without offset', { ...valid, events: [event({ timestamp: '2026-04-22T14:30:00' })] }, ['events[0].timestamp']],
-      ['a timestamp over 24 h ahead', { ...valid, events: [event({ timestamp: new Date(Date.now() + 25 * 3600_000).toISOString() })] }, ['events[0].timestamp']],
+      [
+        'a timestamp over 24 h ahead',
+        { ...valid, events: [event({ timestamp: new Date(Date.now() + 25 * 3600_000).toISOString() })] },
+        ['events[0].timestamp'],
+      ],
       ['a UTC year past 9999', { ...valid, events: [event({ timestamp: '9999-12-31T23:30:00-01:00' })] }, ['events[0].timestamp']],
       ['Custom without customEventName', { ...valid, events: [event({ type: 'Custom' })] }, ['events[0].customEventName']],
       ['customEventName on another type', { ...valid, events: [event({ customEventName: 'Nope' })] }, ['events[0].customEventName']],
       ['customdata that is an array', { ...valid, events: [event({ customdata: [1, 2] })] }, ['events[0].customdata']],
       ['customdata that is null', { ...valid, events: [event({ customdata: null })] }, ['events[0].customdata']],
-      ['customdata with __proto__', { ...valid, events: [event({ customdata: JSON.parse('{"a":{"__proto__":{"x":1}}}') as unknown })] }, ['events[0].customdata']],
+      [
+        'customdata with __proto__',
+        { ...valid, events: [event({ customdata: JSON.parse('{"a":{"__proto__":{"x":1}}}') as unknown })] },
+        ['events[0].customdata'],
+      ],
       ['customdata with U+0000', { ...valid, events: [event({ customdata: { note: 'a\u0000b' } })] }, ['events[0].customdata']],
       ['customdata over 8 KiB', { ...valid, events: [event({ customdata: { blob: 'x'.repeat(8200) } })] }, ['events[0].customdata']],
       ['an event_id that is not a UUID', { ...valid, events: [event({ event_id: '123' })] }, ['events[0].event_id']],
@@ -110,7 +141,11 @@ describe('errors: every failure answers in the envelope', () => {
       ['an empty events array', { ...valid, events: [] }, ['events']],
       ['events that is not an array', { ...valid, events: { type: 'LevelStarted' } }, ['events']],
       ['a user_id with an unpaired surrogate', { ...valid, user_id: 'device-\ud800' }, ['user_id']],
-      ['several fields at once', { user_id: 'device-abc-123', game_id: 'x', events: [event({ type: 'Nope', timestamp: 'yesterday' })] }, ['game_id', 'events[0].type', 'events[0].timestamp']],
+      [
+        'several fields at once',
+        { user_id: 'device-abc-123', game_id: 'x', events: [event({ type: 'Nope', timestamp: 'yesterday' })] },
+        ['game_id', 'events[0].type', 'events[0].timestamp'],
+      ],
     ];
     for (const [name, body, fields] of cases) {
       it(`for ${name}`, async () => {
@@ -125,7 +160,10 @@ describe('errors: every failure answers in the envelope', () => {
       const events = Array.from({ length: 201 }, () => event({}));
       const response = await postEvents(t, { ...valid, events }, token);
       assertEnvelope(response, 400, 'BAD_REQUEST', 'invalid_payload');
-      assert.deepEqual(detailsOf(response).map((d) => d.field), ['events']);
+      assert.deepEqual(
+        detailsOf(response).map((d) => d.field),
+        ['events'],
+      );
     });
 
     it('refuses 5,000 events and 5,000 levels of nesting without a 500', async () => {
@@ -134,7 +172,10 @@ describe('errors: every failure answers in the envelope', () => {
       const deep = `{"user_id":"device-abc-123","game_id":"com.a.b","events":[{"type":"Custom","customEventName":"X","timestamp":"2026-04-22T14:30:00Z","customdata":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}]}`;
       const response = await postEvents(t, deep, token);
       assertEnvelope(response, 400, 'BAD_REQUEST', 'invalid_payload');
-      assert.deepEqual(detailsOf(response).map((d) => d.field), ['events[0].customdata']);
+      assert.deepEqual(
+        detailsOf(response).map((d) => d.field),
+        ['events[0].customdata'],
+      );
       const deepUnknown = `{"user_id":"device-abc-123","game_id":"com.a.b","events":[],"x":${'['.repeat(5000)}${']'.repeat(5000)}}`;
       assertEnvelope(await postEvents(t, deepUnknown, token), 400, 'BAD_REQUEST', 'invalid_payload');
     });
@@ -143,15 +184,25 @@ describe('errors: every failure answers in the envelope', () => {
       for (const body of ['{"user_id":', '[1,2]', '"text"', '42', 'null']) {
         const response = await postEvents(t, body, token);
         assertEnvelope(response, 400, 'BAD_REQUEST', 'invalid_payload');
-        assert.deepEqual(detailsOf(response).map((d) => d.field), ['']);
+        assert.deepEqual(
+          detailsOf(response).map((d) => d.field),
+          [''],
+        );
       }
     });
 
     it('refuses a body that is not valid UTF-8', async () => {
-      const bytes = Buffer.concat([Buffer.from('{"user_id":"device-abc-123","game_id":"com.a.b","events":[{"type":"Custom","customEventName":"X'), Buffer.from([0xc3, 0x28]), Buffer.from('","timestamp":"2026-04-22T14:30:00Z"}]}')]);
+      const bytes = Buffer.concat([
+        Buffer.from('{"user_id":"device-abc-123","game_id":"com.a.b","events":[{"type":"Custom","customEventName":"X'),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('","timestamp":"2026-04-22T14:30:00Z"}]}'),
+      ]);
       const response = await postEvents(t, bytes, token);
       assertEnvelope(response, 400, 'BAD_REQUEST', 'invalid_payload');
-      assert.deepEqual(detailsOf(response).map((d) => d.field), ['']);
+      assert.deepEqual(
+        detailsOf(response).map((d) => d.field),
+        [''],
+      );
     });
   });
 
@@ -163,9 +214,19 @@ describe('errors: every failure answers in the envelope', () => {
     });
 
     it('415 UNSUPPORTED_MEDIA_TYPE for another content type or none', async () => {
-      const text = await t.inject({ method: 'POST', url: '/ingest/events', headers: { 'content-type': 'text/plain', authorization: `Bearer ${token}` }, payload: '{}' });
+      const text = await t.inject({
+        method: 'POST',
+        url: '/ingest/events',
+        headers: { 'content-type': 'text/plain', authorization: `Bearer ${token}` },
+        payload: '{}',
+      });
       assertEnvelope(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
-      const none = await t.inject({ method: 'POST', url: '/ingest/events', headers: { authorization: `Bearer ${token}` }, payload: JSON.stringify(exampleBatch()) });
+      const none = await t.inject({
+        method: 'POST',
+        url: '/ingest/events',
+        headers: { authorization: `Bearer ${token}` },
+        payload: JSON.stringify(exampleBatch()),
+      });
       assertEnvelope(none, 415, 'UNSUPPORTED_MEDIA_TYPE');
       const charset = await postEvents(t, exampleBatch(), token, { 'content-type': 'application/json; charset=utf-8' });
       assert.equal(charset.statusCode, 202);

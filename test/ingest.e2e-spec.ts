@@ -115,7 +115,11 @@ describe('POST /ingest/events: accepted batches land in PostgreSQL', () => {
     for (const user of ['player-a', 'player-b']) {
       const response = await postEvents(
         t,
-        { user_id: user, game_id: 'com.example.game', events: [{ event_id: eventId, type: 'Purchase', timestamp: '2026-04-22T14:30:00Z' }] },
+        {
+          user_id: user,
+          game_id: 'com.example.game',
+          events: [{ event_id: eventId, type: 'Purchase', timestamp: '2026-04-22T14:30:00Z' }],
+        },
         tokenFor(user),
       );
       assert.equal(response.statusCode, 202);
@@ -126,7 +130,10 @@ describe('POST /ingest/events: accepted batches land in PostgreSQL', () => {
 
   it('reports buffered events service-wide and comes back to 0 when idle', async () => {
     const user = `buffer-${randomUUID()}`;
-    const events = Array.from({ length: 200 }, (_, i) => ({ type: 'LevelStarted', timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      type: 'LevelStarted',
+      timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    }));
     const responses = await Promise.all(
       Array.from({ length: 5 }, () => postEvents(t, { user_id: user, game_id: 'com.example.game', events }, tokenFor(user))),
     );
@@ -136,7 +143,10 @@ describe('POST /ingest/events: accepted batches land in PostgreSQL', () => {
       assert.equal(accepted, '200');
       return Number(count);
     });
-    assert.ok(buffered.every((m) => m >= 200), `each answer counts its own events: ${buffered.join(',')}`);
+    assert.ok(
+      buffered.every((m) => m >= 200),
+      `each answer counts its own events: ${buffered.join(',')}`,
+    );
     await rowsLanded(user, 1000);
     const idle = await eventually(async () => {
       const value = await t.redis.get(bufferedEventsKey(t.config.queue.prefix));

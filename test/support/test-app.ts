@@ -33,7 +33,17 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   return {
     url: `postgres://postgres@127.0.0.1:5432/${name}`,
     drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      // Closed pools finish disconnecting a moment after end() resolves. Terminating them with FORCE would
+      // surface as an uncaught error in this process, so wait for them first.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await admin.query(`DROP DATABASE IF EXISTS ${name}${attempt >= 50 ? ' WITH (FORCE)' : ''}`);
+          break;
+        } catch (error) {
+          if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
       await admin.end();
     },
   };
@@ -49,13 +59,21 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
   } while (cursor !== '0');
 }
 
+export interface BootOptions {
+  env?: Record<string, string>;
+  /** The root module; the all-in-one AppModule by default. */
+  rootModule?: Type<unknown>;
+  /** Share a database and queue prefix with another app (gateway and worker apart); a fresh one otherwise. */
+  shared?: { databaseUrl: string; prefix: string };
+}
+
 /**
  * Boots the same module production boots (all-in-one by default), on its own database and queue prefix,
  * with the same adapter and configuration code as main.ts.
  */
-export async function bootTestApp(env: Record<string, string> = {}, rootModule: Type<unknown> = AppModule): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const prefix = `test-${randomUUID().slice(0, 8)}`;
+export async function bootTestApp({ env = {}, rootModule = AppModule, shared }: BootOptions = {}): Promise<TestApp> {
+  const database = shared === undefined ? await createTestDatabase() : { url: shared.databaseUrl, drop: () => Promise.resolve() };
+  const prefix = shared?.prefix ?? `test-${randomUUID().slice(0, 8)}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
@@ -65,8 +83,14 @@ export async function bootTestApp(env: Record<string, string> = {}, rootModule: 
     LOG_LEVEL: 'error',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).overrideProvider(APP_CONFIG).useValue(config).compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bodyParser: false, logger: ['error'] });
+  const moduleRef = await Test.createTestingModule({ imports: [rootModule] })
+    .overrideProvider(APP_CONFIG)
+    .useValue(config)
+    .compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
+    bodyParser: false,
+    logger: ['error'],
+  });
   configureApp(app, { swagger: true });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
@@ -81,7 +105,7 @@ export async function bootTestApp(env: Record<string, string> = {}, rootModule: 
     close: async () => {
       await app.close();
       await db.end();
-      await deletePrefix(redis, prefix);
+      if (shared === undefined) await deletePrefix(redis, prefix);
       redis.disconnect();
       await database.drop();
     },
@@ -109,7 +133,12 @@ export function exampleBatch(userId = 'device-abc-123'): Record<string, unknown>
   };
 }
 
-export function postEvents(t: TestApp, body: unknown, token?: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+export function postEvents(
+  t: TestApp,
+  body: unknown,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<LightMyRequestResponse> {
   return t.inject({
     method: 'POST',
     url: '/ingest/events',

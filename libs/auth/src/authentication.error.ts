@@ -5,6 +5,8 @@ export type AuthenticationFailure = 'missing_token' | 'token_expired' | 'invalid
 
 export class AuthenticationError extends ApiError {
   constructor(reason: AuthenticationFailure) {
-    super(HttpStatus.UNAUTHORIZED, reason, undefined, { 'www-authenticate': `Bearer error="${reason === 'missing_token' ? 'invalid_request' : 'invalid_token'}"` });
+    super(HttpStatus.UNAUTHORIZED, reason, undefined, {
+      'www-authenticate': `Bearer error="${reason === 'missing_token' ? 'invalid_request' : 'invalid_token'}"`,
+    });
   }
 }

@@ -21,7 +21,14 @@ export function verificationKeyProvider(jwt: JwtConfig): KeyProvider {
       return (_request, _token, done) => done(null, publicKey);
     }
     case 'jwks': {
-      const client = new JwksClient({ jwksUri: key.uri, cache: true, cacheMaxAge: 10 * 60 * 1000, rateLimit: true, jwksRequestsPerMinute: 10, timeout: 5000 });
+      const client = new JwksClient({
+        jwksUri: key.uri,
+        cache: true,
+        cacheMaxAge: 10 * 60 * 1000,
+        rateLimit: true,
+        jwksRequestsPerMinute: 10,
+        timeout: 5000,
+      });
       return (_request, rawToken, done) => {
         const header = decode(rawToken, { complete: true })?.header;
         if (header?.kid === undefined) {

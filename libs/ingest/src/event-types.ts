@@ -30,5 +30,7 @@ export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
 
 export function eventTypeDefinition(type: unknown): EventTypeDefinition | undefined {
-  return typeof type === 'string' && Object.hasOwn(EVENT_TYPES, type) ? (EVENT_TYPES as Record<string, EventTypeDefinition>)[type] : undefined;
+  return typeof type === 'string' && Object.hasOwn(EVENT_TYPES, type)
+    ? (EVENT_TYPES as Record<string, EventTypeDefinition>)[type]
+    : undefined;
 }

@@ -18,13 +18,16 @@ export class IngestController {
   @Post('events')
   @HttpCode(HttpStatus.ACCEPTED)
   @UseGuards(SubjectMatchGuard)
-  @ApiOperation({ summary: 'Send a batch of 1 to 200 gameplay events', description: 'Answered once the batch is queued; it is written within seconds.' })
+  @ApiOperation({
+    summary: 'Send a batch of 1 to 200 gameplay events',
+    description: 'Answered once the batch is queued; it is written within seconds.',
+  })
   @ApiBody({ type: IngestBatchDto, examples: { 'API page example': { value: EXAMPLE_BATCH } } })
   @ApiResponse({
     status: HttpStatus.ACCEPTED,
     type: IngestAcceptedDto,
     description: 'Queued in the server-side buffer, not yet written.',
-    content: { 'application/json': { example: { success: true, message: 'accepted:3 buffered:3', batch_id: '6f1c0b7e-3b9e-4a8e-9d6a-2f0c8f1e5a42' } } },
+    example: { success: true, message: 'accepted:3 buffered:3', batch_id: '6f1c0b7e-3b9e-4a8e-9d6a-2f0c8f1e5a42' },
   })
   @errorResponse(400, 'The body failed validation; details lists every failing field.')
   @errorResponse(401, 'The bearer token is missing (missing_token), expired (token_expired) or invalid (invalid_token).')

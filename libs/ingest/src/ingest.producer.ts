@@ -86,15 +86,13 @@ export function toJobData(batch: IngestBatchDto, receivedAt: Date): IngestBatchJ
     user_id: batch.user_id,
     game_id: batch.game_id,
     received_at: receivedAt.toISOString(),
-    events: batch.events.map(
-      (event): IngestEventPayload => ({
-        event_id: event.event_id?.toLowerCase() ?? randomUUID(),
-        type: event.type,
-        custom_event_name: event.customEventName ?? null,
-        // Validation has already parsed it; this cannot be undefined here.
-        occurred_at: parseRfc3339(event.timestamp)!.utcIso,
-        customdata: event.customdata ?? null,
-      }),
-    ),
+    events: batch.events.map((event): IngestEventPayload => ({
+      event_id: event.event_id?.toLowerCase() ?? randomUUID(),
+      type: event.type,
+      custom_event_name: event.customEventName ?? null,
+      // Validation has already parsed it; this cannot be undefined here.
+      occurred_at: parseRfc3339(event.timestamp)!.utcIso,
+      customdata: event.customdata ?? null,
+    })),
   };
 }

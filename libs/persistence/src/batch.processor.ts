@@ -28,7 +28,13 @@ export class BatchProcessor {
   async process(job: Job<IngestBatchJobData>): Promise<number> {
     const inserted = await this.store.insertBatch(job.data);
     const { prefix } = this.config.queue;
-    await this.redis.eval(RELEASE_BUFFERED, 2, `${bufferedEventsKey(prefix)}:released:${job.id}`, bufferedEventsKey(prefix), job.data.events.length);
+    await this.redis.eval(
+      RELEASE_BUFFERED,
+      2,
+      `${bufferedEventsKey(prefix)}:released:${job.id}`,
+      bufferedEventsKey(prefix),
+      job.data.events.length,
+    );
     if (inserted < job.data.events.length) {
       this.logger.debug(`batch ${job.data.batch_id}: ${job.data.events.length - inserted} events were already stored`);
     }

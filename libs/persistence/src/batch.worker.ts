@@ -19,15 +19,17 @@ export class BatchWorker implements OnApplicationBootstrap, OnApplicationShutdow
 
   onApplicationBootstrap(): void {
     const { redisUrl, prefix, workerConcurrency } = this.config.queue;
-    const worker = new Worker<IngestBatchJobData, number>(
-      INGEST_QUEUE,
-      (job) => this.processor.process(job),
-      { connection: workerRedisOptions(redisUrl), prefix, concurrency: workerConcurrency },
-    );
+    const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.processor.process(job), {
+      connection: workerRedisOptions(redisUrl),
+      prefix,
+      concurrency: workerConcurrency,
+    });
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = job !== undefined && job.attemptsMade >= attempts;
-      this.logger.warn(`batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${error.message}`);
+      this.logger.warn(
+        `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${error.message}`,
+      );
     });
     worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     this.worker = worker;

@@ -23,17 +23,21 @@ export class TypeOrmEventStore extends EventStore {
     const { events } = batch;
     const runner = this.dataSource.createQueryRunner();
     try {
-      const result = (await runner.query(INSERT_BATCH, [
-      batch.user_id,
-      batch.game_id,
-      batch.received_at,
-      batch.batch_id,
-      events.map((e) => e.event_id),
-      events.map((e) => e.type),
-      events.map((e) => e.custom_event_name),
-      events.map((e) => e.occurred_at),
-      events.map((e) => (e.customdata === null ? null : JSON.stringify(e.customdata))),
-    ], true)) as QueryResult;
+      const result: QueryResult = await runner.query(
+        INSERT_BATCH,
+        [
+          batch.user_id,
+          batch.game_id,
+          batch.received_at,
+          batch.batch_id,
+          events.map((e) => e.event_id),
+          events.map((e) => e.type),
+          events.map((e) => e.custom_event_name),
+          events.map((e) => e.occurred_at),
+          events.map((e) => (e.customdata === null ? null : JSON.stringify(e.customdata))),
+        ],
+        true,
+      );
       return result.affected ?? 0;
     } finally {
       await runner.release();

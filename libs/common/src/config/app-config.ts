@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512';
+export type JwtAlgorithm =
+  'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512';
 
 const HMAC_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 const PUBLIC_KEY_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'];
@@ -11,9 +12,7 @@ const PUBLIC_KEY_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512
 export const DEVELOPMENT_JWT_SECRET = 'playsmart-development-secret-do-not-use-in-production';
 
 export type JwtKeyConfig =
-  | { kind: 'secret'; secret: string; isDevelopmentSecret: boolean }
-  | { kind: 'public-key'; pem: string }
-  | { kind: 'jwks'; uri: string };
+  { kind: 'secret'; secret: string; isDevelopmentSecret: boolean } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; uri: string };
 
 export interface JwtConfig {
   key: JwtKeyConfig;
@@ -166,6 +165,8 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
     if (!publicKey.includes('-----BEGIN')) reader.problems.push('JWT_PUBLIC_KEY must be a PEM-encoded public key');
     key = { kind: 'public-key', pem: publicKey };
   } else if (secret !== undefined) {
+    if (isProduction && secret === DEVELOPMENT_JWT_SECRET)
+      reader.problems.push('JWT_SECRET must not be the published development secret when NODE_ENV=production');
     if (Buffer.byteLength(secret) < 32) reader.problems.push('JWT_SECRET must be at least 32 bytes long');
     key = { kind: 'secret', secret, isDevelopmentSecret: false };
   } else {
@@ -178,7 +179,10 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
   const rawAlgorithms = reader.string('JWT_ALGORITHMS');
   let algorithms = defaultAlgorithms;
   if (rawAlgorithms !== undefined) {
-    const listed = rawAlgorithms.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const listed = rawAlgorithms
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '');
     const wrong = listed.filter((a) => !(allowedForKey as readonly string[]).includes(a));
     if (listed.length === 0 || wrong.length > 0) {
       reader.problems.push(

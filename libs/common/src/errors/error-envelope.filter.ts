@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -10,7 +10,9 @@ interface FastifyLikeError {
 }
 
 function isFastifyError(error: unknown): error is FastifyLikeError & Error {
-  return error instanceof Error && typeof (error as FastifyLikeError).code === 'string' && (error as FastifyLikeError).code!.startsWith('FST_');
+  return (
+    error instanceof Error && typeof (error as FastifyLikeError).code === 'string' && (error as FastifyLikeError).code!.startsWith('FST_')
+  );
 }
 
 /**
@@ -45,14 +47,9 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
 
   /** Fastify's own errors (body too large, unknown content type) reach here wrapped or raw: both map by status. */
   private reason(status: number): string {
-    switch (status) {
-      case HttpStatus.PAYLOAD_TOO_LARGE:
-        return `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`;
-      case HttpStatus.UNSUPPORTED_MEDIA_TYPE:
-        return 'content_type_must_be_application_json';
-      default:
-        return status >= 500 ? 'internal_error' : statusCode(status).toLowerCase();
-    }
+    if (status === 413) return `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`;
+    if (status === 415) return 'content_type_must_be_application_json';
+    return status >= 500 ? 'internal_error' : statusCode(status).toLowerCase();
   }
 }
 

@@ -68,7 +68,9 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
   });
   configureApp(app, options);
   await app.listen(config.port, config.host);
-  new Logger(name).log(`listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`);
+  new Logger(name).log(
+    `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,
+  );
   return app;
 }
 

@@ -43,7 +43,11 @@ export class DtoValidationPipe implements PipeTransform {
 export function toDetails(errors: ValidationError[], parentPath = '', out: ErrorDetail[] = []): ErrorDetail[] {
   for (const error of errors) {
     const path =
-      parentPath === '' ? error.property : /^\d+$/.test(error.property) ? `${parentPath}[${error.property}]` : `${parentPath}.${error.property}`;
+      parentPath === ''
+        ? error.property
+        : /^\d+$/.test(error.property)
+          ? `${parentPath}[${error.property}]`
+          : `${parentPath}.${error.property}`;
     const messages = Object.values(error.constraints ?? {});
     for (const message of messages) out.push({ field: path, message });
     // A property that is itself wrong (events that is not an array) says all there is; its children are noise.

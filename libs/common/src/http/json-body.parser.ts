@@ -29,9 +29,11 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
       done(error as Error, undefined);
     }
   });
-  fastify.addHook('onRequest', async (request) => {
+  fastify.addHook('onRequest', (request, _reply, done) => {
     if (BODY_METHODS.has(request.method) && request.headers['content-type'] === undefined) {
-      throw new ApiError(415, 'content_type_must_be_application_json');
+      done(new ApiError(415, 'content_type_must_be_application_json'));
+      return;
     }
+    done();
   });
 }

@@ -15,7 +15,19 @@ export const InjectRedis = (): ParameterDecorator => Inject(REDIS_CLIENT);
     {
       provide: REDIS_CLIENT,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new Redis(fastFailRedisOptions(config.queue.redisUrl)),
+      useFactory: async (config: AppConfig) => {
+        const redis = new Redis(fastFailRedisOptions(config.queue.redisUrl));
+        // Without an offline queue, commands sent before the first connection fail: give it a moment. A Redis that
+        // is down does not stop start-up; readiness reports it and requests answer 503 until it is back.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          redis.once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        return redis;
+      },
     },
   ],
   exports: [REDIS_CLIENT],

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { ErrorDetail, ValidationLimits } from '#common';
-import { findTooDeep } from '../validation/json-shape';
+import { inspectJsonTree } from '../validation/json-shape';
 import { IsStorableString } from '../validation/constraints';
 import { IngestEventDto } from './ingest-event.dto';
 
@@ -42,13 +42,22 @@ export class IngestBatchDto {
     if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
       return [{ field: 'events', message: `events must contain at most ${MAX_EVENTS_PER_BATCH} elements, got ${events.length}` }];
     }
-    const tooDeep = findTooDeep(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
-    if (tooDeep === undefined) return [];
-    const customdata = /^events\[\d+\]\.customdata/.exec(tooDeep);
+    const problem = inspectJsonTree(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
+    if (problem === undefined) return [];
+    // Inside customdata the whole object is the field at fault; elsewhere the offending path is.
+    const customdata = /^events\[\d+\]\.customdata/.exec(problem.path)?.[0];
+    const key = problem.path.slice(problem.path.lastIndexOf('.') + 1);
+    if (problem.reason === 'forbidden_key') {
+      return [
+        customdata === undefined
+          ? { field: problem.path, message: `property ${key} should not exist` }
+          : { field: customdata, message: `customdata key "${key}" is not allowed` },
+      ];
+    }
     return [
-      customdata === null
-        ? { field: tooDeep, message: 'is nested too deeply' }
-        : { field: customdata[0], message: `customdata must be at most ${limits.customdataMaxDepth} levels deep` },
+      customdata === undefined
+        ? { field: problem.path, message: 'is nested too deeply' }
+        : { field: customdata, message: `customdata must be at most ${limits.customdataMaxDepth} levels deep` },
     ];
   }
 }

@@ -119,6 +119,6 @@ export class CustomdataConstraint implements ValidatorConstraintInterface {
     const dto = eventTypeDefinition(type)?.customdata;
     if (dto === undefined) return undefined;
     const [first] = validateSync(plainToInstance(dto, value), { forbidUnknownValues: true });
-    return first === undefined ? undefined : Object.values(first.constraints ?? {})[0] ?? `${first.property} is invalid`;
+    return first === undefined ? undefined : (Object.values(first.constraints ?? {})[0] ?? `${first.property} is invalid`);
   }
 }

@@ -55,20 +55,33 @@ function describeValue(value: unknown, depth: number, limits: JsonShapeLimits): 
   return isContainer(value) ? describeContainer(value, depth + 1, limits) : undefined;
 }
 
+export interface JsonTreeProblem {
+  /** Bracket-form path of the offending container or key. */
+  path: string;
+  reason: 'too_deep' | 'forbidden_key';
+}
+
 /**
- * The path (bracket form) of the first container nested deeper than `maxDepth`, the body counting as depth 1.
- * Runs before class-transformer, which overflows its stack on deeply nested input.
+ * One pass over a parsed body before class-transformer touches it: the first container nested deeper than
+ * `maxDepth` (the body counting as depth 1), or the first key that pollutes prototypes. class-transformer
+ * overflows its stack on deep input and silently drops `__proto__` and `constructor` keys, so both are caught here.
  */
-export function findTooDeep(root: unknown, maxDepth: number): string | undefined {
+export function inspectJsonTree(root: unknown, maxDepth: number): JsonTreeProblem | undefined {
   const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: root, depth: 1, path: '' }];
   while (stack.length > 0) {
     const { value, depth, path } = stack.pop()!;
     if (!isContainer(value)) continue;
-    if (depth > maxDepth) return path;
-    const entries = Array.isArray(value)
-      ? value.map((item, index) => [`${path}[${index}]`, item] as const)
-      : Object.entries(value).map(([key, item]) => [path === '' ? key : `${path}.${key}`, item] as const);
-    for (const [childPath, child] of entries) {
+    if (depth > maxDepth) return { path, reason: 'too_deep' };
+    const entries: Array<readonly [string, unknown]> = Array.isArray(value)
+      ? value.map((item: unknown, index) => [`${path}[${index}]`, item] as const)
+      : Object.entries(value).map(([key, item]: [string, unknown]) => [path === '' ? key : `${path}.${key}`, item] as const);
+    if (!Array.isArray(value)) {
+      const forbidden = Object.keys(value).find((key) => FORBIDDEN_KEYS.has(key));
+      if (forbidden !== undefined) return { path: path === '' ? forbidden : `${path}.${forbidden}`, reason: 'forbidden_key' };
+    }
+    // Pushed in reverse so that the first problem in document order is the one reported.
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [childPath, child] = entries[i];
       if (isContainer(child)) stack.push({ value: child, depth: depth + 1, path: childPath });
     }
   }

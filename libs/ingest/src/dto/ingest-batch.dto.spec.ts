@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { useContainer } from 'class-validator';
+import { ApiError, DtoValidationPipe, ErrorBody, loadConfig } from '#common';
+import { EXAMPLE_BATCH } from '../api-examples';
+import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
+import { IngestBatchDto } from './ingest-batch.dto';
+
+type Json = Record<string, unknown>;
+type Event = Record<string, unknown>;
+interface Batch extends Json {
+  events: Event[];
+}
+
+const config = loadConfig({});
+const pipe = new DtoValidationPipe(config);
+const HOUR_MS = 3600 * 1000;
+
+/** The API page's example body, deep-copied so that each test can break it. */
+const example = (): Batch => structuredClone<Batch>(EXAMPLE_BATCH);
+
+/** The example with one change applied to it. */
+function exampleWith(change: (batch: Batch) => void): Batch {
+  const batch = example();
+  change(batch);
+  return batch;
+}
+
+function nestedObject(levels: number): Json {
+  let value: Json = {};
+  for (let level = 1; level < levels; level++) value = { a: value };
+  return value;
+}
+
+const validate = (body: unknown): Promise<unknown> => pipe.transform(body, { type: 'body', metatype: IngestBatchDto });
+
+/** Asserts a 400 invalid_payload envelope whose details name exactly `fields` (each field once, in any order). */
+async function assertRefused(body: unknown, fields: string[]): Promise<ErrorBody> {
+  let response: ErrorBody | undefined;
+  await assert.rejects(validate(body), (error: unknown) => {
+    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+    assert.equal(error.getStatus(), 400);
+    response = error.getResponse() as ErrorBody;
+    return true;
+  });
+  assert.ok(response !== undefined);
+  const { details, ...rest } = response.error;
+  assert.deepEqual(rest, { code: 'BAD_REQUEST', message: 'invalid_payload' });
+  assert.ok(Array.isArray(details) && details.length > 0, 'details lists the failing fields');
+  for (const detail of details) {
+    assert.deepEqual(Object.keys(detail).sort(), ['field', 'message']);
+    assert.equal(typeof detail.message, 'string');
+    assert.notEqual(detail.message, '');
+  }
+  assert.deepEqual([...new Set(details.map((d) => d.field))].sort(), [...fields].sort());
+  return response;
+}
+
+describe('IngestBatchDto through the global DtoValidationPipe', () => {
+  before(() => {
+    // The same wiring as IngestModule.onModuleInit: class-validator gets the configured constraint instances.
+    const instances = new Map<unknown, object>([
+      [TimestampConstraint, new TimestampConstraint(config)],
+      [CustomdataConstraint, new CustomdataConstraint(config)],
+    ]);
+    useContainer({ get: (type: unknown) => instances.get(type) }, { fallback: true });
+  });
+
+  it('accepts the API page example and returns the typed DTO with customdata untouched', async () => {
+    const result = await validate(example());
+    assert.ok(result instanceof IngestBatchDto);
+    assert.equal(result.user_id, 'device-abc-123');
+    assert.equal(result.game_id, 'com.example.stackblaster');
+    assert.deepEqual(
+      result.events.map((e) => [e.type, e.customEventName, e.timestamp, e.customdata]),
+      EXAMPLE_BATCH.events.map((e) => [e.type, 'customEventName' in e ? e.customEventName : undefined, e.timestamp, e.customdata]),
+    );
+  });
+
+  it('accepts the limits themselves', async () => {
+    const event = { type: 'LevelStarted', timestamp: '2026-04-22T14:30:00Z', event_id: '6f1c2b7e-9a4d-4c3b-8e2f-1a2b3c4d5e6f' };
+    const result = await validate({
+      user_id: '😀'.repeat(128), // 128 code points, 256 UTF-16 units
+      game_id: `com.${'a'.repeat(251)}`, // 255 characters
+      events: Array.from({ length: 200 }, () => ({ ...event, customdata: nestedObject(5) })),
+    });
+    assert.ok(result instanceof IngestBatchDto);
+    assert.equal(result.events.length, 200);
+  });
+
+  it('accepts a custom event name of 64 letters, digits, "_", "." and "-", in any script', async () => {
+    for (const name of ['a'.repeat(64), 'Ébène_2.x-y', 'Уровень']) {
+      await validate(exampleWith((b) => (b.events[2].customEventName = name)));
+    }
+  });
+
+  it('accepts a timestamp 23 hours in the future', async () => {
+    await validate(exampleWith((b) => (b.events[0].timestamp = new Date(Date.now() + 23 * HOUR_MS).toISOString())));
+  });
+
+  describe('user_id', () => {
+    const cases: Array<[string, (b: Batch) => void]> = [
+      ['missing', (b) => delete b.user_id],
+      ['not a string', (b) => (b.user_id = 42)],
+      ['an array', (b) => (b.user_id = ['device-abc-123'])],
+      ['empty', (b) => (b.user_id = '')],
+      ['129 code points', (b) => (b.user_id = '😀'.repeat(129))],
+      ['containing U+0000', (b) => (b.user_id = 'device\u0000abc')],
+      ['containing a lone surrogate', (b) => (b.user_id = 'device\ud800')],
+    ];
+    for (const [name, change] of cases) {
+      it(`refuses user_id ${name}`, async () => {
+        await assertRefused(exampleWith(change), ['user_id']);
+      });
+    }
+  });
+
+  describe('game_id', () => {
+    for (const gameId of ['mygame', '1com.x', 'com..x', 'com.x.', '.com.x', 'com.x y', `com.${'a'.repeat(252)}`, 42]) {
+      it(`refuses ${JSON.stringify(gameId).slice(0, 30)}`, async () => {
+        await assertRefused(
+          exampleWith((b) => (b.game_id = gameId)),
+          ['game_id'],
+        );
+      });
+    }
+  });
+
+  describe('events', () => {
+    const cases: Array<[string, (b: Batch) => void, string[]]> = [
+      ['missing', (b) => delete (b as Json).events, ['events']],
+      ['empty', (b) => (b.events = []), ['events']],
+      ['a string', (b) => ((b as Json).events = 'events'), ['events']],
+      ['null', (b) => ((b as Json).events = null), ['events']],
+      ['an object', (b) => ((b as Json).events = { 0: b.events[0] }), ['events']],
+      ['containing null', (b) => ((b as Json).events = [b.events[0], null]), ['events[1]']],
+    ];
+    for (const [name, change, fields] of cases) {
+      it(`refuses events ${name}`, async () => {
+        await assertRefused(exampleWith(change), fields);
+      });
+    }
+
+    it('refuses 201 events with one detail, before looking at any event', async () => {
+      let reads = 0;
+      const events = Array.from({ length: 201 }, () => {
+        const event = { timestamp: '2026-04-22T14:30:00Z' };
+        Object.defineProperty(event, 'type', {
+          enumerable: true,
+          get: () => {
+            reads++;
+            return 'LevelStarted';
+          },
+        });
+        return event;
+      });
+      const { error } = await assertRefused({ user_id: 'u', game_id: 'com.x', events }, ['events']);
+      assert.equal(error.details?.length, 1);
+      assert.match(error.details[0].message, /at most 200/);
+      assert.equal(reads, 0, 'no event was transformed or walked');
+    });
+
+    it('refuses 100000 events quickly', async () => {
+      const events = Array.from({ length: 100_000 }, () => ({ type: 'Nope', timestamp: 'never', extra: { a: [] } }));
+      const started = performance.now();
+      const { error } = await assertRefused({ user_id: 'u', game_id: 'com.x', events }, ['events']);
+      assert.equal(error.details?.length, 1);
+      assert.ok(performance.now() - started < 1000, 'the batch size is checked before the events are');
+    });
+  });
+
+  describe('an event', () => {
+    const inTheFuture = (ms: number): string => new Date(Date.now() + ms).toISOString();
+    const cases: Array<[string, (b: Batch) => void, string[]]> = [
+      ['with an unknown type', (b) => (b.events[1].type = 'LevelWon'), ['events[1].type']],
+      ['with a type named like an Object.prototype key', (b) => (b.events[1].type = 'toString'), ['events[1].type']],
+      ['without a timestamp', (b) => delete b.events[0].timestamp, ['events[0].timestamp']],
+      ['with a timestamp without offset', (b) => (b.events[0].timestamp = '2026-04-22T14:30:00'), ['events[0].timestamp']],
+      ['with a numeric timestamp', (b) => (b.events[0].timestamp = Date.now()), ['events[0].timestamp']],
+      ['with a timestamp 25 hours in the future', (b) => (b.events[0].timestamp = inTheFuture(25 * HOUR_MS)), ['events[0].timestamp']],
+      ['of type Custom without customEventName', (b) => delete b.events[2].customEventName, ['events[2].customEventName']],
+      ['with customEventName when type is not Custom', (b) => (b.events[0].customEventName = 'Extra'), ['events[0].customEventName']],
+      ['with customEventName null when type is not Custom', (b) => (b.events[0].customEventName = null), ['events[0].customEventName']],
+      ['with customEventName starting with a digit', (b) => (b.events[2].customEventName = '1abc'), ['events[2].customEventName']],
+      ['with a 65-character customEventName', (b) => (b.events[2].customEventName = 'a'.repeat(65)), ['events[2].customEventName']],
+      ['with an empty customEventName', (b) => (b.events[2].customEventName = ''), ['events[2].customEventName']],
+      ['with customEventName containing a space', (b) => (b.events[2].customEventName = 'Power Up'), ['events[2].customEventName']],
+      ['with customdata null', (b) => (b.events[0].customdata = null), ['events[0].customdata']],
+      ['with customdata an array', (b) => (b.events[0].customdata = [1, 2]), ['events[0].customdata']],
+      ['with customdata a string', (b) => (b.events[0].customdata = '{"level":5}'), ['events[0].customdata']],
+      ['with customdata 6 levels deep', (b) => (b.events[0].customdata = nestedObject(6)), ['events[0].customdata']],
+      [
+        'with customdata holding __proto__',
+        (b) => (b.events[0].customdata = JSON.parse('{"__proto__":{"admin":true}}') as unknown),
+        ['events[0].customdata'],
+      ],
+      ['with an event_id that is not a UUID', (b) => (b.events[0].event_id = 'not-a-uuid'), ['events[0].event_id']],
+      ['with event_id null', (b) => (b.events[0].event_id = null), ['events[0].event_id']],
+      ['with an unknown property', (b) => (b.events[0].foo = 1), ['events[0].foo']],
+    ];
+    for (const [name, change, fields] of cases) {
+      it(`refuses an event ${name}`, async () => {
+        await assertRefused(exampleWith(change), fields);
+      });
+    }
+  });
+
+  it('refuses an unknown top-level property', async () => {
+    await assertRefused(
+      exampleWith((b) => (b.extra = true)),
+      ['extra'],
+    );
+  });
+
+  it('refuses unknown top-level properties named like Object.prototype members', async () => {
+    await assertRefused(JSON.parse(`{"constructor":{"a":1},${JSON.stringify(example()).slice(1)}`), ['constructor']);
+    await assertRefused(JSON.parse(`{"__proto__":{"a":1},${JSON.stringify(example()).slice(1)}`), ['__proto__']);
+  });
+
+  it('lists every failing field in one answer', async () => {
+    const body = exampleWith((b) => {
+      delete b.user_id;
+      b.game_id = 'mygame';
+      b.events[0].timestamp = 'yesterday';
+      b.events[1].type = 'LevelWon';
+      delete b.events[2].customEventName;
+      b.events[2].customdata = [];
+      b.extra = 1;
+    });
+    await assertRefused(body, [
+      'user_id',
+      'game_id',
+      'events[0].timestamp',
+      'events[1].type',
+      'events[2].customEventName',
+      'events[2].customdata',
+      'extra',
+    ]);
+  });
+
+  describe('a body that is not a JSON object', () => {
+    for (const [name, body] of [
+      ['an array', [EXAMPLE_BATCH]],
+      ['a string', JSON.stringify(EXAMPLE_BATCH)],
+      ['null', null],
+      ['a number', 1],
+    ] as const) {
+      it(`refuses ${name} with the field ""`, async () => {
+        await assertRefused(body, ['']);
+      });
+    }
+  });
+
+  describe('deep nesting is refused with a 400, not a RangeError', () => {
+    it('5000 levels inside customdata', async () => {
+      const { error } = await assertRefused(
+        exampleWith((b) => (b.events[0].customdata = nestedObject(5000))),
+        ['events[0].customdata'],
+      );
+      assert.match(error.details?.[0].message ?? '', /at most 5 levels deep/);
+    });
+
+    it('5000 levels of arrays inside customdata', async () => {
+      const deep: unknown = JSON.parse(`{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`);
+      await assertRefused(
+        exampleWith((b) => (b.events[1].customdata = deep)),
+        ['events[1].customdata'],
+      );
+    });
+
+    it('5000 levels in an unknown property', async () => {
+      let error: unknown;
+      await assert.rejects(validate(exampleWith((b) => (b.extra = nestedObject(5000)))), (e: unknown) => {
+        error = e;
+        return true;
+      });
+      assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+      assert.equal(error.getStatus(), 400);
+      const fields = (error.getResponse() as ErrorBody).error.details?.map((d) => d.field) ?? [];
+      assert.equal(fields.length, 1);
+      assert.match(fields[0], /^extra(\.a)*$/);
+    });
+  });
+});

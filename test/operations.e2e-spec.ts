@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { verify } from 'jsonwebtoken';
+import { Pool } from 'pg';
+import { GatewayModule } from '../apps/gateway/src/gateway.module';
+import { WorkerModule } from '../apps/worker/src/worker.module';
+import {
+  bootTestApp,
+  createTestDatabase,
+  deletePrefix,
+  eventually,
+  exampleBatch,
+  postEvents,
+  TEST_SECRET,
+  TestApp,
+  tokenFor,
+} from './support/test-app';
+
+const ROOT = `${__dirname}/../..`;
+
+/** Runs a compiled entry point the way npm scripts do, with the given environment. */
+function runNode(script: string, args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+describe('operations: health, documentation and tooling', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await bootTestApp();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('GET /health/live and /health/ready answer 200 when Redis and the database answer', async () => {
+    const live = await t.inject({ method: 'GET', url: '/health/live' });
+    assert.equal(live.statusCode, 200);
+    const ready = await t.inject({ method: 'GET', url: '/health/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { status: 'ok', checks: { redis: 'up', database: 'up' } });
+  });
+
+  it('serves Swagger UI at /docs and an OpenAPI document with bearer auth, the example and every response', async () => {
+    const ui = await t.inject({ method: 'GET', url: '/docs' });
+    assert.equal(ui.statusCode, 200);
+    assert.match(String(ui.headers['content-type']), /text\/html/);
+
+    const doc = (await t.inject({ method: 'GET', url: '/docs-json' })).json<{
+      components: { securitySchemes: Record<string, { scheme: string }> };
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            security: unknown[];
+            requestBody: { content: Record<string, { examples: Record<string, { value: unknown }> }> };
+            responses: Record<string, { content?: Record<string, { example?: unknown }> }>;
+          }
+        >
+      >;
+    }>();
+    assert.equal(Object.values(doc.components.securitySchemes)[0]?.scheme, 'bearer');
+    const operation = doc.paths['/ingest/events']?.post;
+    assert.ok(operation, 'POST /ingest/events is documented');
+    assert.ok(operation.security.length > 0);
+    assert.deepEqual(Object.values(operation.requestBody.content['application/json'].examples)[0].value, exampleBatch());
+    for (const status of ['202', '400', '401', '403', '413']) {
+      assert.ok(operation.responses[status]?.content?.['application/json']?.example, `response ${status} has an example`);
+    }
+    assert.ok(!('/health/live' in doc.paths), 'health is not part of the public API');
+  });
+
+  it('npm run token prints a token for the configured secret that the service accepts', async () => {
+    const result = runNode('dist/scripts/token.js', ['device-abc-123'], { JWT_SECRET: TEST_SECRET });
+    assert.equal(result.status, 0, result.stderr);
+    const token = result.stdout.trim();
+    const claims = verify(token, TEST_SECRET) as { sub: string; exp: number };
+    assert.equal(claims.sub, 'device-abc-123');
+    assert.ok(claims.exp > Date.now() / 1000);
+    assert.equal((await postEvents(t, exampleBatch(), token)).statusCode, 202);
+  });
+
+  it('refuses to start with a bad variable, naming it', () => {
+    const badPort = runNode('dist/src/main.js', [], { PORT: 'abc' });
+    assert.equal(badPort.status, 1);
+    assert.match(badPort.stderr, /PORT must be an integer/);
+    const production = runNode('dist/src/main.js', [], { NODE_ENV: 'production' });
+    assert.equal(production.status, 1);
+    assert.match(production.stderr, /DATABASE_URL is required/);
+    assert.match(production.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required/);
+  });
+
+  it('creates the schema from migrations, with named constraints and indexes', async () => {
+    const { rows: columns } = await t.db.query<{ column_name: string; data_type: string; is_nullable: string }>(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'events' ORDER BY column_name`,
+    );
+    const byName = Object.fromEntries(columns.map((c) => [c.column_name, `${c.data_type}${c.is_nullable === 'YES' ? ' null' : ''}`]));
+    assert.deepEqual(byName, {
+      batch_id: 'uuid',
+      custom_event_name: 'text null',
+      customdata: 'jsonb null',
+      event_id: 'uuid',
+      game_id: 'text',
+      occurred_at: 'timestamp with time zone',
+      received_at: 'timestamp with time zone',
+      type: 'text',
+      user_id: 'text',
+      written_at: 'timestamp with time zone',
+    });
+    const { rows: indexes } = await t.db.query<{ indexname: string; indexdef: string }>(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events' ORDER BY indexname`,
+    );
+    assert.deepEqual(
+      indexes.map((i) => i.indexname),
+      ['idx_events_batch_id', 'idx_events_game_id_occurred_at', 'idx_events_user_id_occurred_at', 'pk_events'],
+    );
+    assert.match(indexes.find((i) => i.indexname === 'pk_events')?.indexdef ?? '', /\(user_id, event_id\)/);
+  });
+
+  it('npm run migration:run applies the migrations to an empty database', async () => {
+    const database = await createTestDatabase();
+    try {
+      const result = runNode('node_modules/typeorm/cli.js', ['migration:run', '-d', 'dist/libs/persistence/src/data-source.js'], {
+        DATABASE_URL: database.url,
+      });
+      assert.equal(result.status, 0, result.stderr + result.stdout);
+      const pool = new Pool({ connectionString: database.url, max: 1 });
+      const { rows } = await pool.query<{ count: string }>(`SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'`);
+      await pool.end();
+      assert.equal(rows[0].count, '1');
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
+describe('gateway and worker as separate processes', () => {
+  it('the gateway queues without a database and the worker writes', async () => {
+    const database = await createTestDatabase();
+    const prefix = `test-${randomUUID().slice(0, 8)}`;
+    // The worker creates the schema; the gateway never opens a database connection.
+    const worker = await bootTestApp({ rootModule: WorkerModule, shared: { databaseUrl: database.url, prefix } });
+    const gateway = await bootTestApp({ rootModule: GatewayModule, shared: { databaseUrl: 'postgres://nobody@127.0.0.1:1/none', prefix } });
+    try {
+      const ready = await gateway.inject({ method: 'GET', url: '/health/ready' });
+      assert.deepEqual(ready.json(), { status: 'ok', checks: { redis: 'up' } });
+      assert.equal(
+        (await worker.inject({ method: 'POST', url: '/ingest/events', headers: { 'content-type': 'application/json' }, payload: '{}' }))
+          .statusCode,
+        404,
+      );
+
+      const user = `split-${randomUUID()}`;
+      const response = await postEvents(gateway, exampleBatch(user), tokenFor(user));
+      assert.equal(response.statusCode, 202);
+      await eventually(async () => {
+        const { rows } = await worker.db.query<{ count: string }>('SELECT count(*) FROM events WHERE user_id = $1', [user]);
+        return rows[0].count === '3' ? true : undefined;
+      });
+    } finally {
+      await deletePrefix(worker.redis, prefix);
+      await gateway.close();
+      await worker.close();
+      await database.drop();
+    }
+  });
+});
