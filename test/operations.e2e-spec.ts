@@ -124,6 +124,17 @@ describe('operations: health, documentation and tooling', () => {
     assert.match(indexes.find((i) => i.indexname === 'pk_events')?.indexdef ?? '', /\(user_id, event_id\)/);
   });
 
+  it('the entities and the migrations describe the same schema', () => {
+    const result = runNode(
+      'node_modules/typeorm/cli.js',
+      ['migration:generate', '--check', '-d', 'dist/libs/persistence/src/data-source.js', 'drift'],
+      {
+        DATABASE_URL: t.config.database.url,
+      },
+    );
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+  });
+
   it('npm run migration:run applies the migrations to an empty database', async () => {
     const database = await createTestDatabase();
     try {
