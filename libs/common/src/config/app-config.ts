@@ -40,6 +40,16 @@ export interface QueueConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
+  /** Above this many buffered events the gateway answers 503 instead of accepting more. */
+  bufferMaxEvents: number;
+}
+
+/** Token buckets held in Redis; a rate of 0 switches that limit off. */
+export interface RateLimitConfig {
+  perSubPerSecond: number;
+  perSubBurst: number;
+  perIpPerSecond: number;
+  perIpBurst: number;
 }
 
 export interface DatabaseConfig {
@@ -61,6 +71,9 @@ export interface AppConfig {
   limits: ValidationLimits;
   queue: QueueConfig;
   database: DatabaseConfig;
+  rateLimit: RateLimitConfig;
+  /** On SIGTERM: how long in-flight requests and the active jobs get before the process exits anyway. */
+  shutdownTimeoutMs: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -240,7 +253,16 @@ export function loadConfig(env: Env): AppConfig {
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
       workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
+      bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
     },
+    rateLimit: {
+      perSubPerSecond: reader.int('RATE_LIMIT_PER_SUB_PER_SECOND', 20, 0, 1_000_000),
+      perSubBurst: reader.int('RATE_LIMIT_PER_SUB_BURST', 40, 1, 1_000_000),
+      // Many players can share one address (carrier-grade NAT), so the per-IP limit is far looser.
+      perIpPerSecond: reader.int('RATE_LIMIT_PER_IP_PER_SECOND', 200, 0, 1_000_000),
+      perIpBurst: reader.int('RATE_LIMIT_PER_IP_BURST', 400, 1, 1_000_000),
+    },
+    shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     database: {
       url: databaseUrl ?? DEFAULT_DATABASE_URL,
       isDefault: databaseUrl === undefined,
