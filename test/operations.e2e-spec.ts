@@ -156,7 +156,8 @@ describe('gateway and worker as separate processes', () => {
   it('the gateway queues without a database and the worker writes', async () => {
     const database = await createTestDatabase();
     const prefix = `test-${randomUUID().slice(0, 8)}`;
-    // The worker creates the schema; the gateway never opens a database connection.
+    // The worker creates the schema. The gateway's database is unreachable on purpose: it reads receipts only, so it
+    // must start, be ready and queue without one (test/receipts.e2e-spec.ts covers its receipts).
     const worker = await bootTestApp({ rootModule: WorkerModule, shared: { databaseUrl: database.url, prefix } });
     const gateway = await bootTestApp({ rootModule: GatewayModule, shared: { databaseUrl: 'postgres://nobody@127.0.0.1:1/none', prefix } });
     try {

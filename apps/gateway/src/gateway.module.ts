@@ -2,9 +2,13 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '#auth';
 import { HttpCoreModule } from '#common';
 import { IngestModule } from '#ingest';
+import { PersistenceModule } from '#persistence';
 
-/** HTTP only: validates, authenticates and queues batches. Registers no processor and opens no database pool. */
+/**
+ * HTTP only: validates, authenticates and queues batches, and answers receipts. Registers no processor. It reads
+ * receipts from PostgreSQL but never migrates it and does not need it to start, be ready or accept events.
+ */
 @Module({
-  imports: [HttpCoreModule, AuthModule, IngestModule],
+  imports: [HttpCoreModule, AuthModule, PersistenceModule.forRoot({ role: 'reader' }), IngestModule],
 })
 export class GatewayModule {}

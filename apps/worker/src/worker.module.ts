@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { HttpCoreModule } from '#common';
-import { BatchWorkerModule } from '#persistence';
+import { BatchWorkerModule, PersistenceModule } from '#persistence';
 
 /** Queue processors only; its HTTP port serves nothing but health. */
 @Module({
-  imports: [HttpCoreModule, BatchWorkerModule],
+  imports: [HttpCoreModule, PersistenceModule.forRoot({ role: 'writer' }), BatchWorkerModule],
 })
 export class WorkerModule {}

@@ -5,12 +5,13 @@ import { AppConfig, InjectConfig } from '#common';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
 import { SubjectMatchGuard } from './subject-match.guard';
+import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 
 /** Bearer-token authentication, denied by default: importing this module protects every route not marked @Public(). */
 @Module({
   imports: [PassportModule.register({ session: false })],
-  providers: [JwtStrategy, SubjectMatchGuard, { provide: APP_GUARD, useClass: JwtAuthGuard }],
-  exports: [SubjectMatchGuard],
+  providers: [JwtStrategy, SubjectMatchGuard, SubjectRateLimitGuard, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  exports: [SubjectMatchGuard, SubjectRateLimitGuard],
 })
 export class AuthModule implements OnModuleInit {
   constructor(@InjectConfig() private readonly config: AppConfig) {}

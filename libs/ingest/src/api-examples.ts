@@ -21,5 +21,21 @@ export const ERROR_EXAMPLES = {
   403: { error: { code: 'FORBIDDEN', message: 'user_id_mismatch' } },
   413: { error: { code: 'PAYLOAD_TOO_LARGE', message: 'body_too_large: the limit is 1048576 bytes' } },
   415: { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'content_type_must_be_application_json' } },
+  429: { error: { code: 'TOO_MANY_REQUESTS', message: 'rate_limited' } },
   503: { error: { code: 'SERVICE_UNAVAILABLE', message: 'queue_unavailable' } },
+} as const;
+
+const EXAMPLE_BATCH_ID = '6f1c0b7e-3b9e-4a8e-9d6a-2f0c8f1e5a42';
+
+/** `GET /ingest/batches/:batch_id`: one example per status. */
+export const RECEIPT_EXAMPLES = {
+  queued: { batch_id: EXAMPLE_BATCH_ID, status: 'queued', accepted: 3 },
+  written: { batch_id: EXAMPLE_BATCH_ID, status: 'written', accepted: 3, written_at: '2026-04-22T14:31:02.117Z' },
+  failed: { batch_id: EXAMPLE_BATCH_ID, status: 'failed', accepted: 3 },
+} as const;
+
+export const RECEIPT_ERROR_EXAMPLES = {
+  400: { error: { code: 'BAD_REQUEST', message: 'invalid_payload', details: [{ field: 'batch_id', message: 'batch_id must be a UUID' }] } },
+  404: { error: { code: 'NOT_FOUND', message: 'batch_not_found' } },
+  503: { error: { code: 'SERVICE_UNAVAILABLE', message: 'database_unavailable' } },
 } as const;

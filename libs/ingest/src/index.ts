@@ -1,3 +1,6 @@
+export * from './batch-receipt.service';
+export * from './batches.controller';
+export * from './dto/batch-receipt.dto';
 export * from './dto/ingest-accepted.dto';
 export * from './dto/ingest-batch.dto';
 export * from './dto/ingest-event.dto';

@@ -2,11 +2,16 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
 import { APP_CONFIG, AppConfig, fastFailRedisOptions, INGEST_QUEUE } from '#common';
+import { BatchReceiptService } from './batch-receipt.service';
+import { BatchesController } from './batches.controller';
 import { IngestController } from './ingest.controller';
 import { IngestProducer } from './ingest.producer';
 import { CustomdataConstraint, TimestampConstraint } from './validation/constraints';
 
-/** The HTTP side of ingestion: validation, the controller and the producer. Registers no processor. */
+/**
+ * The HTTP side of ingestion: validation, the controllers, the producer and batch receipts. Registers no processor.
+ * Receipts read BatchReceiptStore: the root module imports `PersistenceModule.forRoot(...)` beside this one.
+ */
 @Module({
   imports: [
     BullModule.forRootAsync({
@@ -15,8 +20,8 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
     }),
     BullModule.registerQueue({ name: INGEST_QUEUE }),
   ],
-  controllers: [IngestController],
-  providers: [IngestProducer, TimestampConstraint, CustomdataConstraint],
+  controllers: [IngestController, BatchesController],
+  providers: [IngestProducer, BatchReceiptService, TimestampConstraint, CustomdataConstraint],
 })
 export class IngestModule implements OnModuleInit {
   constructor(

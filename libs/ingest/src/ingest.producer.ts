@@ -51,16 +51,28 @@ export class IngestProducer {
     const data = toJobData(batch, receivedAt);
     const count = data.events.length;
     const counterKey = bufferedEventsKey(this.config.queue.prefix);
+    const release = () => this.redis.decrby(counterKey, count).catch(() => undefined);
+
+    // Counted before the job exists, so the worker's decrement can never run first.
+    const buffered = await this.redisCall(() => this.redis.incrby(counterKey, count));
+    if (buffered > this.config.queue.bufferMaxEvents) {
+      await release();
+      this.logger.warn(`batch refused: ${buffered - count} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`);
+      throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
+    }
     try {
-      // Counted before the job exists, so the worker's decrement can never run first.
-      const buffered = await within(this.redis.incrby(counterKey, count), REDIS_DEADLINE_MS);
-      try {
-        await within(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), REDIS_DEADLINE_MS);
-      } catch (error) {
-        await this.redis.decrby(counterKey, count).catch(() => undefined);
-        throw error;
-      }
-      return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
+      await this.redisCall(() => this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)));
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
+  }
+
+  /** A Redis operation bounded in time; any failure is a 503 the client can retry. */
+  private async redisCall<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await within(operation(), REDIS_DEADLINE_MS);
     } catch (error) {
       this.logger.warn(`batch not queued: ${error instanceof Error ? error.message : String(error)}`);
       throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);

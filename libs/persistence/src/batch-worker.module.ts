@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
 import { BatchProcessor } from './batch.processor';
 import { BatchWorker } from './batch.worker';
-import { PersistenceModule } from './persistence.module';
+import { DatabaseReadiness } from './database.readiness';
+import { ReceiptRetention } from './receipt-retention';
 
-/** The queue processors. Imported only where the worker runs: the all-in-one app and apps/worker. */
+/**
+ * The queue processors, the receipt retention sweep and the database readiness check. Imported only where the worker
+ * runs (the all-in-one app and apps/worker), next to `PersistenceModule.forRoot({ role: 'writer' })`.
+ */
 @Module({
-  imports: [PersistenceModule],
-  providers: [BatchProcessor, BatchWorker],
+  providers: [BatchProcessor, BatchWorker, DatabaseReadiness, ReceiptRetention],
 })
 export class BatchWorkerModule {}

@@ -1,6 +1,6 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import { AppConfig, INGEST_QUEUE, IngestBatchJobData, InjectConfig, workerRedisOptions } from '#common';
+import { AppConfig, INGEST_QUEUE, IngestBatchJobData, InjectConfig, retryWindowMs, workerRedisOptions } from '#common';
 import { BatchProcessor } from './batch.processor';
 
 /**
@@ -8,7 +8,7 @@ import { BatchProcessor } from './batch.processor';
  * connection retries forever (maxRetriesPerRequest: null) while the producer's fails fast.
  */
 @Injectable()
-export class BatchWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BatchWorker.name);
   private worker?: Worker<IngestBatchJobData, number>;
 
@@ -18,11 +18,14 @@ export class BatchWorker implements OnApplicationBootstrap, OnApplicationShutdow
   ) {}
 
   onApplicationBootstrap(): void {
-    const { redisUrl, prefix, workerConcurrency } = this.config.queue;
+    const { redisUrl, prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
     const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.processor.process(job), {
       connection: workerRedisOptions(redisUrl),
       prefix,
       concurrency: workerConcurrency,
+      // A job whose worker was killed is taken up again once its lock lapses.
+      lockDuration: workerLockDurationMs,
+      stalledInterval: workerLockDurationMs,
     });
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
@@ -33,10 +36,12 @@ export class BatchWorker implements OnApplicationBootstrap, OnApplicationShutdow
     });
     worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
     this.worker = worker;
+    const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
+    this.logger.log(`writing batches, ${workerConcurrency} at a time; a failing batch is retried for about ${window} min`);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    // Waits for the active jobs to finish; jobs not started stay in Redis for the next worker.
+  /** Runs before the database pool and Redis clients close: the active jobs finish, jobs not started stay queued. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.worker?.close();
   }
 }

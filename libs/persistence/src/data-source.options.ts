@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '#common';
+import { BatchEntity } from './batch.entity';
 import { EventEntity } from './event.entity';
 import { MIGRATIONS } from './migrations';
 
@@ -8,7 +9,7 @@ export function dataSourceOptions(config: AppConfig): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.database.url,
-    entities: [EventEntity],
+    entities: [EventEntity, BatchEntity],
     migrations: MIGRATIONS,
     migrationsRun: config.database.migrationsRun,
     migrationsTransactionMode: 'each',

@@ -1,17 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, QueryResult } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { IngestBatchJobData } from '#common';
 import { EventStore } from './event.store';
 
 // One statement per batch whatever its size: each column travels as one array parameter. ON CONFLICT makes a
-// redelivered job or a client's retried batch a no-op instead of a duplicate.
+// redelivered job or a client's retried batch a no-op instead of a duplicate. The receipt is written by the same
+// statement (a data-modifying CTE runs to completion whether or not the outer query reads it), so it commits
+// exactly when the events do; a batch whose events were all stored before still gets its receipt.
 const INSERT_BATCH = `
-  INSERT INTO "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id")
-  SELECT $1, e.event_id, $2, e.type, e.custom_event_name, e.occurred_at, $3, e.customdata, $4
-  FROM unnest($5::uuid[], $6::text[], $7::text[], $8::timestamptz[], $9::jsonb[])
-    AS e(event_id, type, custom_event_name, occurred_at, customdata)
-  ON CONFLICT ON CONSTRAINT "pk_events" DO NOTHING`;
+  WITH inserted AS (
+    INSERT INTO "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id")
+    SELECT $1, e.event_id, $2, e.type, e.custom_event_name, e.occurred_at, $3, e.customdata, $4
+    FROM unnest($5::uuid[], $6::text[], $7::text[], $8::timestamptz[], $9::jsonb[])
+      AS e(event_id, type, custom_event_name, occurred_at, customdata)
+    ON CONFLICT ON CONSTRAINT "pk_events" DO NOTHING
+    RETURNING 1
+  ), receipt AS (
+    INSERT INTO "batches" ("batch_id", "user_id", "accepted", "received_at")
+    VALUES ($4, $1, $10, $3)
+    ON CONFLICT ON CONSTRAINT "pk_batches" DO NOTHING
+  )
+  SELECT count(*)::int AS "inserted" FROM inserted`;
 
 @Injectable()
 export class TypeOrmEventStore extends EventStore {
@@ -21,26 +31,18 @@ export class TypeOrmEventStore extends EventStore {
 
   async insertBatch(batch: IngestBatchJobData): Promise<number> {
     const { events } = batch;
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const result: QueryResult = await runner.query(
-        INSERT_BATCH,
-        [
-          batch.user_id,
-          batch.game_id,
-          batch.received_at,
-          batch.batch_id,
-          events.map((e) => e.event_id),
-          events.map((e) => e.type),
-          events.map((e) => e.custom_event_name),
-          events.map((e) => e.occurred_at),
-          events.map((e) => (e.customdata === null ? null : JSON.stringify(e.customdata))),
-        ],
-        true,
-      );
-      return result.affected ?? 0;
-    } finally {
-      await runner.release();
-    }
+    const rows: Array<{ inserted: number }> = await this.dataSource.query(INSERT_BATCH, [
+      batch.user_id,
+      batch.game_id,
+      batch.received_at,
+      batch.batch_id,
+      events.map((e) => e.event_id),
+      events.map((e) => e.type),
+      events.map((e) => e.custom_event_name),
+      events.map((e) => e.occurred_at),
+      events.map((e) => (e.customdata === null ? null : JSON.stringify(e.customdata))),
+      events.length,
+    ]);
+    return rows[0]?.inserted ?? 0;
   }
 }

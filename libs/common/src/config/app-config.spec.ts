@@ -69,6 +69,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('keeps receipts 7 days unless RECEIPT_RETENTION_SECONDS says otherwise', () => {
+    assert.equal(loadConfig({}).receipts.retentionSeconds, 604_800);
+    assert.equal(loadConfig({ RECEIPT_RETENTION_SECONDS: '3600' }).receipts.retentionSeconds, 3600);
+    for (const value of ['0', '-1', '1.5', 'week']) assertRefused({ RECEIPT_RETENTION_SECONDS: value }, ['RECEIPT_RETENTION_SECONDS']);
+  });
+
   it('names every bad variable at once', () => {
     const error = assertRefused({ PORT: 'abc', BODY_LIMIT: '1', NODE_ENV: 'staging' }, ['PORT', 'BODY_LIMIT', 'NODE_ENV']);
     assert.equal(error.problems.length, 3);

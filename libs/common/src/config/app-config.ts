@@ -40,6 +40,8 @@ export interface QueueConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
+  /** How long a worker holds a job; a job whose worker died is picked up again after about this long. */
+  workerLockDurationMs: number;
   /** Above this many buffered events the gateway answers 503 instead of accepting more. */
   bufferMaxEvents: number;
 }
@@ -60,6 +62,12 @@ export interface DatabaseConfig {
   poolSize: number;
 }
 
+/** Batch receipts (`GET /ingest/batches/:batch_id`) of written batches. */
+export interface ReceiptConfig {
+  /** A written batch's receipt is deleted this long after the write (the worker sweeps hourly). */
+  retentionSeconds: number;
+}
+
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -72,6 +80,7 @@ export interface AppConfig {
   queue: QueueConfig;
   database: DatabaseConfig;
   rateLimit: RateLimitConfig;
+  receipts: ReceiptConfig;
   /** On SIGTERM: how long in-flight requests and the active jobs get before the process exits anyway. */
   shutdownTimeoutMs: number;
 }
@@ -249,10 +258,11 @@ export function loadConfig(env: Env): AppConfig {
     queue: {
       redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
       prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
-      // 1 s doubling over 12 attempts waits 68 minutes in all: a long database outage does not exhaust a job.
+      // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
       workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
+      workerLockDurationMs: reader.int('WORKER_LOCK_DURATION_MS', 30_000, 1000, 3_600_000),
       bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
     },
     rateLimit: {
@@ -261,6 +271,9 @@ export function loadConfig(env: Env): AppConfig {
       // Many players can share one address (carrier-grade NAT), so the per-IP limit is far looser.
       perIpPerSecond: reader.int('RATE_LIMIT_PER_IP_PER_SECOND', 200, 0, 1_000_000),
       perIpBurst: reader.int('RATE_LIMIT_PER_IP_BURST', 400, 1, 1_000_000),
+    },
+    receipts: {
+      retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),
     },
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     database: {

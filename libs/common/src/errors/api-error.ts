@@ -1,9 +1,23 @@
+import { STATUS_CODES } from 'node:http';
 import { HttpException, HttpStatus } from '@nestjs/common';
 
 export interface ErrorDetail {
   /** Path of the failing field in bracket form (`events[1].type`); `""` is the body as a whole. */
   field: string;
   message: string;
+}
+
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * `path` extended by an object key or an array index, in the bracket form of `ErrorDetail.field`: `user_id`,
+ * `events[1].type`. A key that is not a plain name is quoted, `[""]` or `events[0]["a.b"]`, so that no key can
+ * read as another path or as `""`, the body as a whole.
+ */
+export function fieldPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (!PLAIN_KEY.test(key)) return `${path}[${JSON.stringify(key)}]`;
+  return path === '' ? key : `${path}.${key}`;
 }
 
 export interface ErrorBody {
@@ -14,10 +28,18 @@ export interface ErrorBody {
   };
 }
 
-/** `HttpStatus.PAYLOAD_TOO_LARGE` -> `PAYLOAD_TOO_LARGE`: the code is always the status name. */
+/**
+ * `HttpStatus.PAYLOAD_TOO_LARGE` -> `PAYLOAD_TOO_LARGE`: the code is always the status name. A status Nest has no
+ * name for (431 Request Header Fields Too Large) takes Node's reason phrase in the same form.
+ */
 export function statusCode(status: number): string {
   const name = (HttpStatus as unknown as Record<number, string | undefined>)[status];
-  return name ?? (status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST');
+  const phrase = STATUS_CODES[status];
+  return (
+    name ??
+    (phrase === undefined ? undefined : phrase.toUpperCase().replace(/[^A-Z0-9]+/g, '_')) ??
+    (status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST')
+  );
 }
 
 export function errorBody(status: number, message: string, details?: ErrorDetail[]): ErrorBody {

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config';
@@ -58,4 +60,27 @@ function statusOf(exception: unknown): number {
   const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
   // Only Fastify's client errors are trusted for their status; anything else unexpected is a 500.
   return isFastifyError(exception) && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : 500;
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request that Node's HTTP parser refuses (a malformed request line or header,
+ * conflicting Content-Length headers, a header block over the size limit, a request timeout) never reaches Fastify's
+ * routing or the filter above, so it is answered here, in the same envelope. The connection is then closed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nobody left to answer (Node's documented advice for 'clientError').
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify(
+    status === 400
+      ? errorBody(status, 'invalid_payload', [{ field: '', message: 'the request is not valid HTTP/1.1' }])
+      : errorBody(status, statusCode(status).toLowerCase()),
+  );
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -1,10 +1,10 @@
-import { Controller, Get, HttpCode, Optional } from '@nestjs/common';
+import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
 import { ApiError } from '../errors/api-error';
 import { Public } from '../http/public.decorator';
 import { InjectRedis } from '../queue/redis-client.module';
+import { ReadinessChecks } from './readiness-checks';
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -25,14 +25,17 @@ async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
   }
 }
 
-/** Liveness and readiness. Readiness checks what this process depends on: Redis always, the database where it is used. */
+/**
+ * Liveness and readiness. Readiness checks what this process depends on: Redis always, plus whatever its modules add
+ * to ReadinessChecks (the database where batches are written).
+ */
 @ApiExcludeController()
 @Public()
 @Controller('health')
 export class HealthController {
   constructor(
     @InjectRedis() private readonly redis: Redis,
-    @Optional() private readonly dataSource?: DataSource,
+    private readonly readiness: ReadinessChecks,
   ) {}
 
   @Get('live')
@@ -43,11 +46,9 @@ export class HealthController {
   @Get('ready')
   @HttpCode(200)
   async ready(): Promise<{ status: 'ok'; checks: Record<string, 'up'> }> {
-    const checks: Record<string, 'up' | 'down'> = { redis: await probe(() => this.redis.ping()) };
-    if (this.dataSource !== undefined) {
-      const dataSource = this.dataSource;
-      checks.database = dataSource.isInitialized ? await probe(() => dataSource.query('SELECT 1')) : 'down';
-    }
+    const probes = [['redis', () => this.redis.ping()] as const, ...this.readiness.entries()];
+    const results = await Promise.all(probes.map(async ([name, check]) => [name, await probe(check)] as const));
+    const checks: Record<string, 'up' | 'down'> = Object.fromEntries(results);
     const down = Object.keys(checks).filter((name) => checks[name] === 'down');
     if (down.length > 0) throw ApiError.unavailable(`not_ready: ${down.join(', ')} down`, 5);
     return { status: 'ok', checks: checks as Record<string, 'up'> };

@@ -4,6 +4,10 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
+import { answerClientError } from '../errors/error-envelope.filter';
+import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
+import { RateLimiter } from '../rate-limit/token-bucket';
+import { installGracefulShutdown } from './graceful-shutdown';
 import { registerJsonBodyParser } from './json-body.parser';
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
@@ -14,6 +18,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // A request Node's HTTP parser refuses is answered in the error envelope too.
+    clientErrorHandler: answerClientError,
   });
 }
 
@@ -25,8 +31,9 @@ export interface ConfigureOptions {
 /** Everything an application needs beyond its module: used by every main.ts and by the end-to-end tests. */
 export function configureApp(app: NestFastifyApplication, options: ConfigureOptions): void {
   const config = app.get<AppConfig>(APP_CONFIG);
-  registerJsonBodyParser(app.getHttpAdapter().getInstance());
-  app.enableShutdownHooks();
+  // The first onRequest hook: a flood from one address is refused before anything else, body checks included.
+  registerIpRateLimit(app.getHttpAdapter().getInstance(), app.get(RateLimiter, { strict: false }));
+  registerJsonBodyParser(app.getHttpAdapter().getInstance(), { bodyLimit: config.bodyLimitBytes });
   if (options.swagger && config.swaggerEnabled) setupSwagger(app);
 }
 
@@ -67,6 +74,7 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
     bodyParser: false,
   });
   configureApp(app, options);
+  installGracefulShutdown(app, config.shutdownTimeoutMs);
   await app.listen(config.port, config.host);
   new Logger(name).log(
     `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,

@@ -3,7 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate, ValidationError } from 'class-validator';
 import { AppConfig, ValidationLimits } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
-import { ApiError, ErrorDetail } from '../errors/api-error';
+import { ApiError, ErrorDetail, fieldPath } from '../errors/api-error';
 
 /** A DTO may declare cheap checks on the raw input that run before class-transformer builds it. */
 interface PrecheckedDto {
@@ -42,12 +42,9 @@ export class DtoValidationPipe implements PipeTransform {
 
 export function toDetails(errors: ValidationError[], parentPath = '', out: ErrorDetail[] = []): ErrorDetail[] {
   for (const error of errors) {
-    const path =
-      parentPath === ''
-        ? error.property
-        : /^\d+$/.test(error.property)
-          ? `${parentPath}[${error.property}]`
-          : `${parentPath}.${error.property}`;
+    // class-validator names array items by their index; an unknown property is always an object key, digits or not.
+    const isIndex = parentPath !== '' && /^\d+$/.test(error.property) && error.constraints?.whitelistValidation === undefined;
+    const path = fieldPath(parentPath, isIndex ? Number(error.property) : error.property);
     const messages = Object.values(error.constraints ?? {});
     for (const message of messages) out.push({ field: path, message });
     // A property that is itself wrong (events that is not an array) says all there is; its children are noise.

@@ -4,11 +4,12 @@ import { ConfigModule } from '../config/config.module';
 import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthModule } from '../health/health.module';
 import { RedisClientModule } from '../queue/redis-client.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { DtoValidationPipe } from './dto-validation.pipe';
 
-/** What every deployable serves over HTTP: configuration, the error envelope, validation and health. */
+/** What every deployable serves over HTTP: configuration, the error envelope, validation, rate limits and health. */
 @Module({
-  imports: [ConfigModule, RedisClientModule, HealthModule],
+  imports: [ConfigModule, RedisClientModule, RateLimitModule, HealthModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
     { provide: APP_PIPE, useClass: DtoValidationPipe },

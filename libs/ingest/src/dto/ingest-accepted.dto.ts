@@ -10,6 +10,9 @@ export class IngestAcceptedDto {
   })
   message: string;
 
-  @ApiProperty({ format: 'uuid', description: 'Identifies this batch in logs and in the events table.' })
+  @ApiProperty({
+    format: 'uuid',
+    description: 'Identifies this batch in logs and in the events table; `GET /ingest/batches/{batch_id}` tells whether it is written.',
+  })
   batch_id: string;
 }

@@ -212,6 +212,30 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
     );
   });
 
+  it('quotes unknown keys that are not plain names, so that none reads as "" (the whole body) or as a nested path', async () => {
+    await assertRefused(
+      exampleWith((b) => {
+        b[''] = 1;
+        b['a.b'] = 2;
+        b['0'] = 3;
+        b.events[0]['x y'] = 4;
+        b.events[1]['7'] = 5;
+      }),
+      ['[""]', '["a.b"]', '["0"]', 'events[0]["x y"]', 'events[1]["7"]'],
+    );
+  });
+
+  it('quotes a key that is not a plain name in a path found before validation', async () => {
+    await assertRefused(
+      exampleWith((b) => (b['a.b'] = JSON.parse('{"__proto__":1}') as unknown)),
+      ['["a.b"].__proto__'],
+    );
+    await assertRefused(
+      exampleWith((b) => (b[''] = [[[[[[[[1]]]]]]]])),
+      ['[""]' + '[0]'.repeat(7)],
+    );
+  });
+
   it('refuses unknown top-level properties named like Object.prototype members', async () => {
     await assertRefused(JSON.parse(`{"constructor":{"a":1},${JSON.stringify(example()).slice(1)}`), ['constructor']);
     await assertRefused(JSON.parse(`{"__proto__":{"a":1},${JSON.stringify(example()).slice(1)}`), ['__proto__']);

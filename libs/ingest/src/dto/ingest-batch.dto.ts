@@ -46,7 +46,7 @@ export class IngestBatchDto {
     if (problem === undefined) return [];
     // Inside customdata the whole object is the field at fault; elsewhere the offending path is.
     const customdata = /^events\[\d+\]\.customdata/.exec(problem.path)?.[0];
-    const key = problem.path.slice(problem.path.lastIndexOf('.') + 1);
+    const key = problem.key ?? '';
     if (problem.reason === 'forbidden_key') {
       return [
         customdata === undefined

@@ -1,3 +1,4 @@
+import { fieldPath } from '#common';
 import { isStorableText } from './text';
 
 export interface JsonShapeLimits {
@@ -59,6 +60,8 @@ export interface JsonTreeProblem {
   /** Bracket-form path of the offending container or key. */
   path: string;
   reason: 'too_deep' | 'forbidden_key';
+  /** For a forbidden key, the key itself. */
+  key?: string;
 }
 
 /**
@@ -73,11 +76,11 @@ export function inspectJsonTree(root: unknown, maxDepth: number): JsonTreeProble
     if (!isContainer(value)) continue;
     if (depth > maxDepth) return { path, reason: 'too_deep' };
     const entries: Array<readonly [string, unknown]> = Array.isArray(value)
-      ? value.map((item: unknown, index) => [`${path}[${index}]`, item] as const)
-      : Object.entries(value).map(([key, item]: [string, unknown]) => [path === '' ? key : `${path}.${key}`, item] as const);
+      ? value.map((item: unknown, index) => [fieldPath(path, index), item] as const)
+      : Object.entries(value).map(([key, item]: [string, unknown]) => [fieldPath(path, key), item] as const);
     if (!Array.isArray(value)) {
       const forbidden = Object.keys(value).find((key) => FORBIDDEN_KEYS.has(key));
-      if (forbidden !== undefined) return { path: path === '' ? forbidden : `${path}.${forbidden}`, reason: 'forbidden_key' };
+      if (forbidden !== undefined) return { path: fieldPath(path, forbidden), reason: 'forbidden_key', key: forbidden };
     }
     // Pushed in reverse so that the first problem in document order is the one reported.
     for (let i = entries.length - 1; i >= 0; i--) {

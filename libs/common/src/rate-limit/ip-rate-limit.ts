@@ -1,0 +1,29 @@
+import { RouteConfig } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
+import { applyRateLimit } from './rate-limit-reply';
+import type { RateLimiter } from './token-bucket';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by @IpRateLimited(). */
+    playsmartIpRateLimited?: boolean;
+  }
+}
+
+/**
+ * Puts a route under the per-client-address limit (RATE_LIMIT_PER_IP_*). It runs in Fastify's onRequest hook: before
+ * the body is read and before any guard, so unauthenticated floods are refused without parsing a byte or checking a
+ * signature. Routes without it (health, docs) are never limited.
+ */
+export const IpRateLimited = (): MethodDecorator => RouteConfig({ playsmartIpRateLimited: true });
+
+/**
+ * Registers the per-address limit for routes marked @IpRateLimited(). `request.ip` honours X-Forwarded-For because
+ * the adapter trusts the proxy in front of it (createFastifyAdapter).
+ */
+export function registerIpRateLimit(fastify: FastifyInstance, limiter: RateLimiter): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config?.playsmartIpRateLimited !== true) return;
+    applyRateLimit(reply, await limiter.consumeForIp(request.ip));
+  });
+}

@@ -1,0 +1,88 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Job, Queue } from 'bullmq';
+import { ApiError, INGEST_QUEUE, IngestBatchJobData } from '#common';
+import { BatchReceiptStore, StoredBatchReceipt } from '#persistence';
+import type { BatchReceiptDto } from './dto/batch-receipt.dto';
+
+// Redis and PostgreSQL are local: an answer slower than this means one is down or overloaded.
+const LOOKUP_DEADLINE_MS = 2000;
+const RETRY_AFTER_SECONDS = 5;
+
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${LOOKUP_DEADLINE_MS} ms`)), LOOKUP_DEADLINE_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Where a batch stands. While it is in the queue its BullMQ job (id = batch_id) says: waiting, active or delayed
+ * between retries is `queued`, failed (attempts spent; failed jobs are never removed) is `failed`. A written job is
+ * removed from the queue, and its receipt row, written in the same statement as its events, says `written`. Only
+ * the player who sent a batch sees it: for anyone else it does not exist.
+ */
+@Injectable()
+export class BatchReceiptService {
+  private readonly logger = new Logger(BatchReceiptService.name);
+
+  constructor(
+    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
+    private readonly store: BatchReceiptStore,
+  ) {}
+
+  /** The receipt, or undefined for an unknown, expired or someone else's batch. 503 when neither store can answer. */
+  async find(batchId: string, userId: string): Promise<BatchReceiptDto | undefined> {
+    let queued: { job: Job<IngestBatchJobData>; state: string } | undefined;
+    let queueError: unknown;
+    try {
+      queued = await this.queuedJob(batchId);
+    } catch (error) {
+      // A written batch can still be answered from its receipt row.
+      queueError = error;
+    }
+
+    if (queued !== undefined) {
+      const { job, state } = queued;
+      if (job.data.user_id !== userId) return undefined;
+      const receipt = { batch_id: batchId, accepted: job.data.events.length };
+      if (state === 'failed') return { ...receipt, status: 'failed' };
+      if (state !== 'completed') return { ...receipt, status: 'queued' };
+      // Written a moment ago and not removed yet: the row has written_at, which is optional when it cannot be read.
+      const stored = await this.storedReceipt(batchId, userId).catch(() => undefined);
+      return { ...receipt, status: 'written', ...(stored === undefined ? {} : { written_at: stored.writtenAt.toISOString() }) };
+    }
+
+    let stored: StoredBatchReceipt | undefined;
+    try {
+      stored = await this.storedReceipt(batchId, userId);
+    } catch (error) {
+      this.logger.warn(`receipt ${batchId}: the database did not answer: ${message(error)}`);
+      throw ApiError.unavailable('database_unavailable', RETRY_AFTER_SECONDS);
+    }
+    if (stored !== undefined) {
+      return { batch_id: batchId, status: 'written', accepted: stored.accepted, written_at: stored.writtenAt.toISOString() };
+    }
+    if (queueError !== undefined) {
+      this.logger.warn(`receipt ${batchId}: Redis did not answer: ${message(queueError)}`);
+      throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
+    }
+    return undefined;
+  }
+
+  /** The batch's job and its state, or undefined once it is gone from the queue (written, or removed by an operator). */
+  private async queuedJob(batchId: string): Promise<{ job: Job<IngestBatchJobData>; state: string } | undefined> {
+    const job = await within(this.queue.getJob(batchId), 'Redis');
+    if (!job) return undefined;
+    const state = await within(job.getState(), 'Redis');
+    // 'unknown': removed between the two calls, which is what a completed job does.
+    return state === 'unknown' ? undefined : { job, state };
+  }
+
+  private storedReceipt(batchId: string, userId: string): Promise<StoredBatchReceipt | undefined> {
+    return within(this.store.find(batchId, userId), 'PostgreSQL');
+  }
+}

@@ -1,0 +1,71 @@
+import { Controller, Get, HttpStatus, Injectable, Param, PipeTransform, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { isUUID } from 'class-validator';
+import type { FastifyRequest } from 'fastify';
+import { AuthenticatedPlayer, AuthenticationError, SubjectRateLimitGuard } from '#auth';
+import { ApiError, IpRateLimited } from '#common';
+import { ERROR_EXAMPLES, RECEIPT_ERROR_EXAMPLES, RECEIPT_EXAMPLES } from './api-examples';
+import { BatchReceiptService } from './batch-receipt.service';
+import { BatchReceiptDto } from './dto/batch-receipt.dto';
+
+/** `:batch_id` must be a UUID (400 invalid_payload naming `batch_id` otherwise); compared in lower case, as issued. */
+@Injectable()
+export class BatchIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!isUUID(value, 'all')) throw ApiError.invalidPayload([{ field: 'batch_id', message: 'batch_id must be a UUID' }]);
+    return value.toLowerCase();
+  }
+}
+
+const example = (status: number, description: string, value: object) =>
+  ApiResponse({ status, description, content: { 'application/json': { example: value } } });
+
+@ApiTags('ingest')
+@ApiBearerAuth()
+@Controller('ingest')
+export class BatchesController {
+  constructor(private readonly receipts: BatchReceiptService) {}
+
+  @Get('batches/:batch_id')
+  // Polling counts against the same per-address and per-player limits as sending.
+  @IpRateLimited()
+  @UseGuards(SubjectRateLimitGuard)
+  @ApiOperation({
+    summary: 'Where a batch stands: queued, written or failed',
+    description:
+      'Only the player (token subject) who sent the batch can read its receipt; for anyone else it does not exist (404). ' +
+      'A written batch is remembered for RECEIPT_RETENTION_SECONDS (7 days by default); a failed one until it is retried.',
+  })
+  @ApiParam({
+    name: 'batch_id',
+    format: 'uuid',
+    description: 'The `batch_id` of the 202 answer.',
+    example: RECEIPT_EXAMPLES.written.batch_id,
+  })
+  @ApiResponse({
+    status: HttpStatus.OK,
+    type: BatchReceiptDto,
+    description: 'The receipt.',
+    examples: {
+      queued: { summary: 'Accepted, not written yet', value: RECEIPT_EXAMPLES.queued },
+      written: { summary: 'Stored', value: RECEIPT_EXAMPLES.written },
+      failed: { summary: 'Every write attempt failed', value: RECEIPT_EXAMPLES.failed },
+    },
+  })
+  @example(400, 'batch_id is not a UUID.', RECEIPT_ERROR_EXAMPLES[400])
+  @example(401, 'The bearer token is missing (missing_token), expired (token_expired) or invalid (invalid_token).', ERROR_EXAMPLES[401])
+  @example(404, 'No such batch for this player: unknown, sent by another player, or its receipt has expired.', RECEIPT_ERROR_EXAMPLES[404])
+  @example(429, 'Too many requests from this player or this client address; retry after Retry-After seconds.', ERROR_EXAMPLES[429])
+  @example(503, 'The receipt cannot be read right now; retry after Retry-After seconds.', RECEIPT_ERROR_EXAMPLES[503])
+  async receipt(
+    @Param('batch_id', BatchIdPipe) batchId: string,
+    @Req() request: FastifyRequest & { user?: AuthenticatedPlayer },
+  ): Promise<BatchReceiptDto> {
+    // JwtAuthGuard (global) has set the user; without one the route is not reachable.
+    const sub = request.user?.sub;
+    if (sub === undefined) throw new AuthenticationError('missing_token');
+    const receipt = await this.receipts.find(batchId, sub);
+    if (receipt === undefined) throw new ApiError(HttpStatus.NOT_FOUND, 'batch_not_found');
+    return receipt;
+  }
+}

@@ -1,0 +1,51 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig, InjectConfig } from '#common';
+import { BatchReceiptStore } from './batch-receipt.store';
+
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes receipts older than RECEIPT_RETENTION_SECONDS: at start-up, then hourly. Every worker sweeps; the deletes
+ * are idempotent. A failed sweep is logged and tried again at the next one. (Receipts of failed batches are their
+ * BullMQ jobs, which are kept until an operator retries or removes them.)
+ */
+@Injectable()
+export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ReceiptRetention.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly receipts: BatchReceiptStore,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.sweepInBackground();
+    this.timer = setInterval(() => this.sweepInBackground(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One sweep, in one statement. Resolves to the number of receipts deleted. */
+  sweep(): Promise<number> {
+    return this.receipts.deleteOlderThan(this.config.receipts.retentionSeconds);
+  }
+
+  private sweepInBackground(): void {
+    // A sweep still running (a huge backlog) is not joined by another.
+    this.running ??= this.sweep()
+      .then(
+        (deleted) => {
+          if (deleted > 0) this.logger.log(`deleted ${deleted} receipts older than ${this.config.receipts.retentionSeconds} s`);
+        },
+        (error: unknown) => this.logger.warn(`receipt sweep failed: ${error instanceof Error ? error.message : String(error)}`),
+      )
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+}
