@@ -26,5 +26,12 @@ if (files.length === 0) {
 }
 files.sort();
 // One file at a time: end-to-end files share the machine's PostgreSQL and Redis (each with its own database and prefix).
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// A test that hangs fails after 5 minutes instead of holding CI until its limit.
+const result = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-force-exit', ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

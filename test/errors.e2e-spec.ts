@@ -60,6 +60,7 @@ describe('errors: every failure answers in the envelope', () => {
         { authorization: `Bearer ${tokenFor('device-abc-123', { algorithm: 'HS384' })}` },
         'invalid_token',
       ],
+      ['another scheme with over 8 KiB of credentials', { authorization: `Basic ${'x'.repeat(9000)}` }, 'missing_token'],
       ['a token over 8 KiB', { authorization: `Bearer ${tokenFor('device-abc-123', {}, { pad: 'x'.repeat(9000) })}` }, 'invalid_token'],
     ];
     for (const [name, headers, reason] of cases) {

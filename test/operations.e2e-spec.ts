@@ -129,7 +129,7 @@ describe('operations: health, documentation and tooling', () => {
       'node_modules/typeorm/cli.js',
       ['migration:generate', '--check', '-d', 'dist/libs/persistence/src/data-source.js', 'drift'],
       {
-        DATABASE_URL: t.config.database.url,
+        DATABASE_URL: t.databaseUrl,
       },
     );
     assert.equal(result.status, 0, result.stdout + result.stderr);

@@ -160,17 +160,39 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     const noContentType = await t.inject({ method: 'POST', url: '/ingest/events', remoteAddress: from, payload: '{}' });
     assertRateLimited(noContentType, 8);
 
-    // Other addresses are not affected; X-Forwarded-For names the client behind the proxy.
+    // Other addresses are not affected, but a client cannot pick another one with X-Forwarded-For: by default
+    // (TRUST_PROXY unset) no proxy is believed.
     const elsewhere = await post(t, { from: freshAddress(), body: exampleBatch() });
     assert.equal(elsewhere.statusCode, 401);
-    const forwarded = await t.inject({
+    const spoofed = await t.inject({
       method: 'POST',
       url: '/ingest/events',
       remoteAddress: from,
       headers: { 'content-type': 'application/json', 'x-forwarded-for': freshAddress() },
       payload: JSON.stringify(exampleBatch()),
     });
-    assert.equal(forwarded.statusCode, 401, forwarded.body);
+    assert.equal(spoofed.statusCode, 429, spoofed.body);
+  });
+
+  it('believes X-Forwarded-For only from the proxies named in TRUST_PROXY', async () => {
+    const proxy = freshAddress();
+    const behindProxy = await bootTestApp({ env: { ...RATE_LIMITS, TRUST_PROXY: proxy } });
+    try {
+      const client = freshAddress();
+      const viaProxy = (forwardedFor: string) =>
+        behindProxy.inject({
+          method: 'POST',
+          url: '/ingest/events',
+          remoteAddress: proxy,
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+          payload: JSON.stringify(exampleBatch()),
+        });
+      for (let i = 0; i < 8; i++) assert.equal((await viaProxy(client)).statusCode, 401);
+      assert.equal((await viaProxy(client)).statusCode, 429, 'the client behind the proxy is limited');
+      assert.equal((await viaProxy(freshAddress())).statusCode, 401, 'other clients behind the same proxy are not');
+    } finally {
+      await behindProxy.close();
+    }
   });
 
   it('does not limit health checks or the documentation', async () => {
@@ -199,7 +221,7 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     const second = await bootTestApp({
       rootModule: GatewayModule,
       env: RATE_LIMITS,
-      shared: { databaseUrl: t.config.database.url, prefix: t.config.queue.prefix },
+      shared: { databaseUrl: t.databaseUrl, prefix: t.config.queue.prefix },
     });
     try {
       const sub = freshPlayer('roaming');

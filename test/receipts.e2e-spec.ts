@@ -226,7 +226,7 @@ describe('GET /ingest/batches/:batch_id', () => {
   describe('in a gateway process', () => {
     it('reads queued, then failed once the attempts are spent, then written once an operator retries it', async () => {
       const prefix = `test-${randomUUID().slice(0, 8)}`;
-      const shared = { databaseUrl: t.config.database.url, prefix };
+      const shared = { databaseUrl: t.databaseUrl, prefix };
       // Nothing processes this prefix until the test says so: the batch stays queued.
       const gateway = await bootTestApp({ rootModule: GatewayModule, env: { JOB_ATTEMPTS: '1' }, shared });
       const connection = workerRedisOptions(REDIS_URL);
@@ -301,7 +301,7 @@ describe('GET /ingest/batches/:batch_id', () => {
       // The all-in-one service writes into the shared database; the gateway reaches it through `port`.
       const gateway = await bootTestApp({
         rootModule: GatewayModule,
-        shared: { databaseUrl: t.config.database.url.replace(':5432/', `:${port}/`), prefix },
+        shared: { databaseUrl: t.databaseUrl.replace(':5432/', `:${port}/`), prefix },
       });
       let stopForwarding: (() => Promise<void>) | undefined;
       try {

@@ -9,6 +9,7 @@ import { sign, SignOptions } from 'jsonwebtoken';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Pool } from 'pg';
 import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, loadConfig } from '#common';
+import { EmbeddedDatabase } from '#persistence';
 import { AppModule } from '../../src/app.module';
 
 export const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -18,7 +19,9 @@ export const TEST_SECRET = 'e2e-test-secret-that-is-at-least-32-bytes-long';
 export interface TestApp {
   app: NestFastifyApplication;
   config: AppConfig;
-  /** A pool on this run's own database. */
+  /** The URL of this run's database: its own PostgreSQL database, or the embedded database's socket. */
+  databaseUrl: string;
+  /** A pool on this run's own database (on the embedded database: its one connection besides the service's). */
   db: Pool;
   redis: Redis;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
@@ -65,18 +68,25 @@ export interface BootOptions {
   rootModule?: Type<unknown>;
   /** Share a database and queue prefix with another app (gateway and worker apart); a fresh one otherwise. */
   shared?: { databaseUrl: string; prefix: string };
+  /** Run on the embedded database in this directory (no DATABASE_URL; EMBEDDED_DB_DIR), which is kept on close. */
+  embeddedDir?: string;
 }
 
 /**
  * Boots the same module production boots (all-in-one by default), on its own database and queue prefix,
  * with the same adapter and configuration code as main.ts.
  */
-export async function bootTestApp({ env = {}, rootModule = AppModule, shared }: BootOptions = {}): Promise<TestApp> {
-  const database = shared === undefined ? await createTestDatabase() : { url: shared.databaseUrl, drop: () => Promise.resolve() };
+export async function bootTestApp({ env = {}, rootModule = AppModule, shared, embeddedDir }: BootOptions = {}): Promise<TestApp> {
+  const database =
+    embeddedDir !== undefined
+      ? undefined
+      : shared === undefined
+        ? await createTestDatabase()
+        : { url: shared.databaseUrl, drop: () => Promise.resolve() };
   const prefix = shared?.prefix ?? `test-${randomUUID().slice(0, 8)}`;
   const config = loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: database.url,
+    ...(database === undefined ? { EMBEDDED_DB_DIR: embeddedDir } : { DATABASE_URL: database.url }),
     REDIS_URL,
     QUEUE_PREFIX: prefix,
     JWT_SECRET: TEST_SECRET,
@@ -98,20 +108,24 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared }: 
   configureApp(app, { swagger: true });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
-  const db = new Pool({ connectionString: database.url, max: 2 });
+  const databaseUrl = database?.url ?? app.get(EmbeddedDatabase, { strict: false }).url;
+  if (databaseUrl === undefined) throw new Error('the embedded database did not start');
+  const db = new Pool({ connectionString: databaseUrl, max: database === undefined ? 1 : 2 });
   const redis = new Redis(REDIS_URL);
   return {
     app,
     config,
+    databaseUrl,
     db,
     redis,
     inject: (options) => app.inject(options),
     close: async () => {
-      await app.close();
+      // The pool first: closing the embedded database ends the connections still open on it.
       await db.end();
+      await app.close();
       if (shared === undefined) await deletePrefix(redis, prefix);
       redis.disconnect();
-      await database.drop();
+      await database?.drop();
     },
   };
 }

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { HttpCoreModule } from '#common';
+import { HttpCoreModule, QueueDashboardModule } from '#common';
 import { BatchWorkerModule, PersistenceModule } from '#persistence';
 
-/** Queue processors only; its HTTP port serves nothing but health. */
+/** Queue processors only; its HTTP port serves health, /metrics and (with ADMIN_*) Bull Board. */
 @Module({
-  imports: [HttpCoreModule, PersistenceModule.forRoot({ role: 'writer' }), BatchWorkerModule],
+  imports: [HttpCoreModule, PersistenceModule.forRoot({ role: 'writer' }), BatchWorkerModule, QueueDashboardModule],
 })
 export class WorkerModule {}

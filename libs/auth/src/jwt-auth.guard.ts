@@ -23,8 +23,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     const authorization = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
-    // Refuse oversized tokens before decoding them: "Bearer " plus the token.
-    if (authorization !== undefined && authorization.length > this.config.jwt.maxTokenBytes + 7) {
+    // Refuse oversized bearer tokens before decoding them: "Bearer " plus the token. Another scheme is a missing token.
+    if (authorization !== undefined && authorization.length > this.config.jwt.maxTokenBytes + 7 && /^bearer\s/i.test(authorization)) {
       throw new AuthenticationError('invalid_token');
     }
     return super.canActivate(context) as Promise<boolean>;

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SubjectMatchGuard, SubjectRateLimitGuard } from '#auth';
-import { IpRateLimited } from '#common';
+import { CountsRejectedEvents, IpRateLimited } from '#common';
 import { ERROR_EXAMPLES, EXAMPLE_BATCH } from './api-examples';
 import { IngestAcceptedDto } from './dto/ingest-accepted.dto';
 import { IngestBatchDto } from './dto/ingest-batch.dto';
@@ -29,6 +29,7 @@ export class IngestController {
   @HttpCode(HttpStatus.ACCEPTED)
   // Per address before authentication (onRequest hook), then per player after it and before the body is looked at.
   @IpRateLimited()
+  @CountsRejectedEvents()
   @UseGuards(SubjectRateLimitGuard, SubjectMatchGuard)
   @ApiOperation({
     summary: 'Send a batch of 1 to 200 gameplay events',

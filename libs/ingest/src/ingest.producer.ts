@@ -13,6 +13,7 @@ import {
   IngestEventPayload,
   InjectConfig,
   InjectRedis,
+  Metrics,
 } from '#common';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 import { parseRfc3339 } from './validation/rfc3339';
@@ -45,6 +46,7 @@ export class IngestProducer {
     @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
     @InjectRedis() private readonly redis: Redis,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {}
 
   async enqueueBatch(batch: IngestBatchDto, receivedAt = new Date()): Promise<EnqueuedBatch> {
@@ -66,6 +68,7 @@ export class IngestProducer {
       await release();
       throw error;
     }
+    this.metrics.eventsAccepted.inc(count);
     return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
   }
 

@@ -5,10 +5,14 @@ import { BatchEntity } from './batch.entity';
 import { EventEntity } from './event.entity';
 import { MIGRATIONS } from './migrations';
 
-export function dataSourceOptions(config: AppConfig): DataSourceOptions {
+/**
+ * TypeORM's options for the PostgreSQL server at `url`: DATABASE_URL, or the socket of the embedded database, which
+ * passes its own (smaller) pool settings in `extra`.
+ */
+export function dataSourceOptions(config: AppConfig, url: string, extra: Record<string, unknown> = {}): DataSourceOptions {
   return {
     type: 'postgres',
-    url: config.database.url,
+    url,
     entities: [EventEntity, BatchEntity],
     migrations: MIGRATIONS,
     migrationsRun: config.database.migrationsRun,
@@ -20,16 +24,18 @@ export function dataSourceOptions(config: AppConfig): DataSourceOptions {
       connectionTimeoutMillis: 5000,
       // A write stuck behind a lock or a dead server fails the job, which then retries with backoff.
       statement_timeout: 30_000,
+      ...extra,
     },
   };
 }
 
 /**
- * Outside production, creates the configured database when it does not exist yet, so that `npm start` works on a
- * fresh PostgreSQL. In production the database is provisioned by its operators.
+ * Outside production, creates the database of DATABASE_URL when it does not exist yet, so that `npm start` works on
+ * a fresh PostgreSQL server. In production the database is provisioned by its operators. (The embedded database
+ * needs nothing: it is created with its directory.)
  */
 export async function ensureDatabaseExists(config: AppConfig): Promise<void> {
-  if (config.env === 'production') return;
+  if (config.env === 'production' || config.database.url === undefined) return;
   const target = new URL(config.database.url);
   const name = decodeURIComponent(target.pathname.slice(1));
   if (name === '' || name === 'postgres') return;

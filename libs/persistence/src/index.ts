@@ -6,6 +6,7 @@ export * from './batch.worker';
 export * from './data-source.options';
 export * from './database-connection';
 export * from './database.readiness';
+export * from './embedded-database';
 export * from './event.entity';
 export * from './event.store';
 export * from './persistence.module';

@@ -1,9 +1,11 @@
-import { DynamicModule, Logger, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource, TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '#common';
 import { BatchReceiptStore } from './batch-receipt.store';
 import { dataSourceOptions, ensureDatabaseExists } from './data-source.options';
 import { DatabaseConnection } from './database-connection';
+import { EmbeddedDatabase } from './embedded-database';
 import { EventStore } from './event.store';
 import { TypeOrmBatchReceiptStore } from './typeorm-batch-receipt.store';
 import { TypeOrmEventStore } from './typeorm-event.store';
@@ -19,39 +21,93 @@ export type PersistenceRole = 'writer' | 'reader';
 
 export interface PersistenceOptions {
   role: PersistenceRole;
+  /**
+   * A writer that may run on the embedded development database when DATABASE_URL is not set (outside production):
+   * the all-in-one service. One process at a time can open it, so a gateway or a worker started on its own needs
+   * DATABASE_URL and refuses to start without it.
+   */
+  embedded?: boolean;
+}
+
+/** Holds the shared EmbeddedDatabase: the TypeORM options factory starts it, the closer below stops it. */
+@Module({ providers: [EmbeddedDatabase], exports: [EmbeddedDatabase] })
+class EmbeddedDatabaseModule {}
+
+/**
+ * Closes the embedded database on shutdown, after destroying the DataSource on it (whichever of this hook and
+ * TypeOrmModule's runs first, the pool is closed before the database).
+ */
+@Injectable()
+class EmbeddedDatabaseCloser implements OnApplicationShutdown {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly embedded: EmbeddedDatabase,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.embedded.url === undefined) return;
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await this.embedded.stop();
+  }
+}
+
+async function typeOrmOptions(config: AppConfig, embedded: EmbeddedDatabase, options: PersistenceOptions): Promise<TypeOrmModuleOptions> {
+  const logger = new Logger('Persistence');
+  const writer = options.role === 'writer';
+  const { database } = config;
+
+  if (database.embedded !== undefined) {
+    if (!writer || options.embedded !== true) {
+      throw new Error(
+        'DATABASE_URL is required to run the gateway or the worker on its own. Without it only the all-in-one service ' +
+          '(`npm start`) runs, on its embedded development database: one process at a time can open that one.',
+      );
+    }
+    const url = await embedded.start(database.embedded.dir);
+    logger.log(`database: embedded PGlite at ${database.embedded.dir} (development; set DATABASE_URL for PostgreSQL)`);
+    return {
+      // One connection, kept open: PGlite is a single backend (see EmbeddedDatabase).
+      ...dataSourceOptions(config, url, { max: 1, idleTimeoutMillis: 0 }),
+      // Nobody else can migrate it (the TypeORM CLI cannot reach it), so DB_MIGRATIONS_RUN does not apply.
+      migrationsRun: true,
+      // It runs in this process: a failure is not one that waiting would cure.
+      toRetry: () => false,
+    };
+  }
+
+  if (writer) await ensureDatabaseExists(config);
+  const { hostname, port, pathname } = new URL(database.url);
+  logger.log(`database: postgres ${hostname}:${port || 5432}${pathname}${writer ? '' : ' (receipts, connected on first use)'}`);
+  const typeOrm = dataSourceOptions(config, database.url);
+  return writer
+    ? typeOrm
+    : // TypeOrmModule skips initialize() with manualInitialization: DatabaseConnection connects on first use.
+      { ...typeOrm, migrationsRun: false, manualInitialization: true };
 }
 
 /**
  * The PostgreSQL connection and the ports over it: EventStore (writer only) and BatchReceiptStore. Import it once, in
- * the root module, with the process's role; it is global.
+ * the root module, with the process's role; it is global. Without DATABASE_URL (outside production), a process
+ * created with `embedded: true` starts the embedded development database and runs on it.
  */
 @Module({})
 export class PersistenceModule {
-  static forRoot({ role }: PersistenceOptions): DynamicModule {
-    const writer = role === 'writer';
+  static forRoot(options: PersistenceOptions): DynamicModule {
+    const writer = options.role === 'writer';
     return {
       module: PersistenceModule,
       global: true,
       imports: [
+        EmbeddedDatabaseModule,
         TypeOrmModule.forRootAsync({
-          inject: [APP_CONFIG],
-          useFactory: async (config: AppConfig) => {
-            if (writer) await ensureDatabaseExists(config);
-            const { hostname, port, pathname } = new URL(config.database.url);
-            new Logger('Persistence').log(
-              `database ${hostname}:${port || 5432}${pathname}${writer ? '' : ' (receipts, connected on first use)'}` +
-                (config.database.isDefault ? ' (development default; set DATABASE_URL)' : ''),
-            );
-            const options = dataSourceOptions(config);
-            return writer
-              ? options
-              : // TypeOrmModule skips initialize() with manualInitialization: DatabaseConnection connects on first use.
-                { ...options, migrationsRun: false, manualInitialization: true };
-          },
+          imports: [EmbeddedDatabaseModule],
+          inject: [APP_CONFIG, EmbeddedDatabase],
+          useFactory: (config: AppConfig, embedded: EmbeddedDatabase) => typeOrmOptions(config, embedded, options),
         }),
       ],
       providers: [
         DatabaseConnection,
+        EmbeddedDatabaseCloser,
         { provide: BatchReceiptStore, useClass: TypeOrmBatchReceiptStore },
         ...(writer ? [{ provide: EventStore, useClass: TypeOrmEventStore }] : []),
       ],

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     assert.equal(config.bodyLimitBytes, 1048576);
     assert.deepEqual(config.jwt.key, { kind: 'secret', secret: DEVELOPMENT_JWT_SECRET, isDevelopmentSecret: true });
     assert.deepEqual(config.jwt.algorithms, ['HS256']);
-    assert.equal(config.database.isDefault, true);
+    assert.deepEqual(config.database, { embedded: { dir: './data/pglite' }, migrationsRun: true, poolSize: 10 });
     assert.deepEqual(config.limits, {
       timestampMaxFutureMs: 86_400_000,
       timestampMaxAgeMs: undefined,
@@ -45,12 +45,20 @@ describe('loadConfig', () => {
     assert.equal(config.port, 8080);
     assert.equal(config.bodyLimitBytes, 2048);
     assert.deepEqual(config.jwt.key, { kind: 'secret', secret: SECRET, isDevelopmentSecret: false });
-    assert.deepEqual(config.database, { url: PRODUCTION.DATABASE_URL, isDefault: false, migrationsRun: true, poolSize: 10 });
+    assert.deepEqual(config.database, { url: PRODUCTION.DATABASE_URL, migrationsRun: true, poolSize: 10 });
   });
 
   it('refuses production without a JWT key and a DATABASE_URL, naming both at once', () => {
     const error = assertRefused({ NODE_ENV: 'production' }, ['DATABASE_URL', 'JWT_SECRET']);
     assert.equal(error.problems.length, 2);
+  });
+
+  it('uses the embedded database in EMBEDDED_DB_DIR outside production when DATABASE_URL is not set, and only then', () => {
+    assert.deepEqual(loadConfig({ EMBEDDED_DB_DIR: '/tmp/db' }).database.embedded, { dir: '/tmp/db' });
+    assert.deepEqual(loadConfig({ DATABASE_URL: ' ', NODE_ENV: 'test' }).database.embedded, { dir: './data/pglite' });
+    const server = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', EMBEDDED_DB_DIR: '/tmp/db' }).database;
+    assert.equal(server.embedded, undefined);
+    assert.equal(server.url, 'postgres://postgres@127.0.0.1:5432/x');
   });
 
   it('treats blank variables as unset', () => {
@@ -108,6 +116,32 @@ describe('loadConfig', () => {
       assert.equal(loadConfig({ JWT_SECRET: SECRET }).jwt.key.kind, 'secret');
       // 16 characters, 32 bytes in UTF-8.
       assert.equal(loadConfig({ JWT_SECRET: 'é'.repeat(16) }).jwt.key.kind, 'secret');
+    });
+  });
+
+  describe('ADMIN_USER and ADMIN_PASSWORD', () => {
+    it('leave Bull Board off when neither is set', () => {
+      assert.equal(loadConfig({}).admin, undefined);
+      assert.equal(loadConfig({ ADMIN_USER: ' ', ADMIN_PASSWORD: '' }).admin, undefined);
+    });
+
+    it('are read together, the password exactly as given', () => {
+      assert.deepEqual(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: ' pass word ' }).admin, { user: 'ops', password: ' pass word ' });
+    });
+
+    it('refuse one without the other, naming both', () => {
+      assertRefused({ ADMIN_USER: 'ops' }, ['ADMIN_USER', 'ADMIN_PASSWORD']);
+      assertRefused({ ADMIN_PASSWORD: 'secret' }, ['ADMIN_USER', 'ADMIN_PASSWORD']);
+    });
+
+    it('refuse a user with a colon, which Basic auth cannot carry', () => {
+      assertRefused({ ADMIN_USER: 'a:b', ADMIN_PASSWORD: 'secret' }, ['ADMIN_USER']);
+    });
+
+    it('require a password of at least 12 characters in production', () => {
+      assertRefused({ ...PRODUCTION, ADMIN_USER: 'ops', ADMIN_PASSWORD: '11-chars-pw' }, ['ADMIN_PASSWORD']);
+      assert.equal(loadConfig({ ...PRODUCTION, ADMIN_USER: 'ops', ADMIN_PASSWORD: '12-chars-pwd' }).admin?.password, '12-chars-pwd');
+      assert.equal(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'short' }).admin?.password, 'short');
     });
   });
 });

@@ -54,18 +54,32 @@ export interface RateLimitConfig {
   perIpBurst: number;
 }
 
-export interface DatabaseConfig {
-  url: string;
-  /** True when DATABASE_URL was not set and the development default is used. */
-  isDefault: boolean;
-  migrationsRun: boolean;
-  poolSize: number;
+/** The embedded development database: PGlite (PostgreSQL compiled to WebAssembly) keeping its files in `dir`. */
+export interface EmbeddedDatabaseConfig {
+  /** EMBEDDED_DB_DIR, as given (relative to the working directory). */
+  dir: string;
 }
+
+/**
+ * Exactly one of `url` and `embedded`: a PostgreSQL server (DATABASE_URL, required in production), or, outside
+ * production with no DATABASE_URL, the embedded database that the all-in-one service starts itself.
+ */
+export type DatabaseConfig = {
+  migrationsRun: boolean;
+  /** Pool size per process on a PostgreSQL server (the embedded database is used over one connection). */
+  poolSize: number;
+} & ({ url: string; embedded?: undefined } | { url?: undefined; embedded: EmbeddedDatabaseConfig });
 
 /** Batch receipts (`GET /ingest/batches/:batch_id`) of written batches. */
 export interface ReceiptConfig {
   /** A written batch's receipt is deleted this long after the write (the worker sweeps hourly). */
   retentionSeconds: number;
+}
+
+/** The operator's credentials for Bull Board (`/admin/queues`, HTTP Basic auth). */
+export interface AdminConfig {
+  user: string;
+  password: string;
 }
 
 export interface AppConfig {
@@ -81,6 +95,10 @@ export interface AppConfig {
   database: DatabaseConfig;
   rateLimit: RateLimitConfig;
   receipts: ReceiptConfig;
+  /** Set only when ADMIN_USER and ADMIN_PASSWORD both are: without them Bull Board is not served at all. */
+  admin?: AdminConfig;
+  /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of the proxies to believe. */
+  trustProxy: boolean | number | string;
   /** On SIGTERM: how long in-flight requests and the active jobs get before the process exits anyway. */
   shutdownTimeoutMs: number;
 }
@@ -88,7 +106,8 @@ export interface AppConfig {
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
-export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/playsmart';
+/** Where the embedded development database keeps its files when EMBEDDED_DB_DIR is not set. */
+export const DEFAULT_EMBEDDED_DB_DIR = './data/pglite';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export class ConfigValidationError extends Error {
@@ -119,6 +138,12 @@ class EnvReader {
       return fallback;
     }
     return Number(raw);
+  }
+
+  /** A value taken as it is (a password may start or end with a space); blank is unset. */
+  raw(name: string): string | undefined {
+    const raw = this.env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw;
   }
 
   optionalInt(name: string, min: number): number | undefined {
@@ -226,6 +251,37 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
 }
 
 /**
+ * Which proxies to believe about the client address. Trusting every X-Forwarded-For would let any client pick the
+ * address its per-IP rate limit is counted under, so the default believes none.
+ */
+function readTrustProxy(reader: EnvReader): boolean | number | string {
+  const raw = reader.string('TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (/^[0-9A-Fa-f:.,/\s]+$/.test(raw)) return raw;
+  reader.problems.push(`TRUST_PROXY must be true, false, a hop count, or comma-separated addresses/CIDRs, got "${raw}"`);
+  return false;
+}
+
+/** Both or neither: Bull Board is served only with credentials, and in production only with a real password. */
+function readAdminConfig(reader: EnvReader, isProduction: boolean): AdminConfig | undefined {
+  const user = reader.string('ADMIN_USER');
+  const password = reader.raw('ADMIN_PASSWORD');
+  if (user === undefined && password === undefined) return undefined;
+  if (user === undefined || password === undefined) {
+    reader.problems.push('ADMIN_USER and ADMIN_PASSWORD must be set together (or neither, to not serve /admin/queues)');
+    return undefined;
+  }
+  // RFC 7617: the user-id of HTTP Basic auth cannot contain a colon.
+  if (user.includes(':')) reader.problems.push('ADMIN_USER must not contain ":"');
+  if (isProduction && [...password].length < 12) {
+    reader.problems.push('ADMIN_PASSWORD must be at least 12 characters long when NODE_ENV=production');
+  }
+  return { user, password };
+}
+
+/**
  * Validates and types the environment. Every problem is collected and reported by variable name;
  * nothing else in the code base reads process.env.
  */
@@ -275,10 +331,13 @@ export function loadConfig(env: Env): AppConfig {
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),
     },
+    admin: readAdminConfig(reader, isProduction),
+    trustProxy: readTrustProxy(reader),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     database: {
-      url: databaseUrl ?? DEFAULT_DATABASE_URL,
-      isDefault: databaseUrl === undefined,
+      ...(databaseUrl === undefined
+        ? { embedded: { dir: reader.string('EMBEDDED_DB_DIR') ?? DEFAULT_EMBEDDED_DB_DIR } }
+        : { url: databaseUrl }),
       migrationsRun: reader.bool('DB_MIGRATIONS_RUN', true),
       poolSize: reader.int('DB_POOL_SIZE', 10, 1, 1000),
     },

@@ -1,9 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
+import { countsRejectedEvents } from '../metrics/http-metrics';
+import { Metrics } from '../metrics/metrics';
 import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
 
 interface FastifyLikeError {
@@ -26,15 +28,22 @@ function isFastifyError(error: unknown): error is FastifyLikeError & Error {
 export class ErrorEnvelopeFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorEnvelope');
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
     const { status, body, headers } = this.toResponse(exception);
     if (status >= 500 && !(exception instanceof ApiError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     if (reply.sent) return;
+    // Every refusal of the ingest route passes here, whichever stage refused it: counted by reason.
+    const request = http.getRequest<FastifyRequest>();
+    if (countsRejectedEvents(request)) this.metrics.recordRejection(status, body.error.message, request.body);
     for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }

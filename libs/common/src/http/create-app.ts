@@ -1,7 +1,8 @@
-import { Logger, Type } from '@nestjs/common';
+import { INestApplication, Logger, Type } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
 import { answerClientError } from '../errors/error-envelope.filter';
@@ -9,12 +10,25 @@ import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
 import { RateLimiter } from '../rate-limit/token-bucket';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { registerJsonBodyParser } from './json-body.parser';
+import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
+import { requestIdFrom } from '../logging/request-context';
+import { registerRequestContext } from '../logging/request-logging';
+
+/** Believe the last `hops` proxies, as Fastify's numeric trustProxy does. */
+function hopsOf(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    // Behind a load balancer the client address comes from X-Forwarded-For.
-    trustProxy: true,
+    // Which X-Forwarded-For hops to believe for the client address (the per-IP rate limit): see TRUST_PROXY.
+    trustProxy: typeof config.trustProxy === 'number' ? hopsOf(config.trustProxy) : config.trustProxy,
+    // X-Request-Id is taken from the client when it is plain and short, generated otherwise.
+    requestIdHeader: false,
+    genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
+    // Access lines are written by registerRequestContext, with the request id and without headers.
+    disableRequestLogging: true,
     // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -31,14 +45,19 @@ export interface ConfigureOptions {
 /** Everything an application needs beyond its module: used by every main.ts and by the end-to-end tests. */
 export function configureApp(app: NestFastifyApplication, options: ConfigureOptions): void {
   const config = app.get<AppConfig>(APP_CONFIG);
-  // The first onRequest hook: a flood from one address is refused before anything else, body checks included.
+  registerRequestContext(app.getHttpAdapter().getInstance());
+  // The first onRequest hook after the request context: a flood from one address is refused before anything else, body checks included.
   registerIpRateLimit(app.getHttpAdapter().getInstance(), app.get(RateLimiter, { strict: false }));
   registerJsonBodyParser(app.getHttpAdapter().getInstance(), { bodyLimit: config.bodyLimitBytes });
   if (options.swagger && config.swaggerEnabled) setupSwagger(app);
 }
 
-export function setupSwagger(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
+/**
+ * The OpenAPI document, built from the controllers' metadata only: the running service serves it (setupSwagger) and
+ * `npm run openapi` writes it to openapi.json from an app created with `preview: true`, so there is one builder.
+ */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('PlaySmart Ingest')
@@ -50,7 +69,10 @@ export function setupSwagger(app: NestFastifyApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+export function setupSwagger(app: NestFastifyApplication): void {
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }
 
 /** Validates the environment first, so that a bad variable stops start-up with a message naming it. */
@@ -69,7 +91,7 @@ export function loadConfigOrExit(): AppConfig {
 export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit();
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
-    logger: logLevels(config),
+    logger: new PinoLoggerService(createPinoLogger(config, name)),
     // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
     bodyParser: false,
   });
@@ -80,9 +102,4 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
     `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,
   );
   return app;
-}
-
-function logLevels(config: AppConfig): Array<AppConfig['logLevel']> {
-  const order: Array<AppConfig['logLevel']> = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-  return order.slice(0, order.indexOf(config.logLevel) + 1);
 }

@@ -4,6 +4,7 @@ import { validate, ValidationError } from 'class-validator';
 import { AppConfig, ValidationLimits } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { ApiError, ErrorDetail, fieldPath } from '../errors/api-error';
+import { acceptedInstance } from './dto-fast-path';
 
 /** A DTO may declare cheap checks on the raw input that run before class-transformer builds it. */
 interface PrecheckedDto {
@@ -27,6 +28,11 @@ export class DtoValidationPipe implements PipeTransform {
     }
     const prechecked = (metatype as PrecheckedDto).precheck?.(value as Record<string, unknown>, this.config.limits) ?? [];
     if (prechecked.length > 0) throw ApiError.invalidPayload(prechecked);
+
+    // Most bodies pass: the fast path builds and checks them from the same decorators without class-transformer's
+    // deep copies. A body it does not accept, or cannot judge, takes the full path, which reports every failing field.
+    const accepted = acceptedInstance(metatype as Type<object>, value);
+    if (accepted !== undefined) return accepted;
 
     const instance = plainToInstance(metatype as Type<object>, value);
     const errors = await validate(instance, {

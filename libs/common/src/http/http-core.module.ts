@@ -3,13 +3,14 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '../config/config.module';
 import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthModule } from '../health/health.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { RedisClientModule } from '../queue/redis-client.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { DtoValidationPipe } from './dto-validation.pipe';
 
-/** What every deployable serves over HTTP: configuration, the error envelope, validation, rate limits and health. */
+/** What every deployable serves over HTTP: configuration, the error envelope, validation, rate limits, health and metrics. */
 @Module({
-  imports: [ConfigModule, RedisClientModule, RateLimitModule, HealthModule],
+  imports: [ConfigModule, RedisClientModule, RateLimitModule, HealthModule, MetricsModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
     { provide: APP_PIPE, useClass: DtoValidationPipe },

@@ -170,6 +170,13 @@ function contentLengthOf(request: FastifyRequest): number | undefined {
   return header === undefined || !/^\d+$/.test(header) ? undefined : Number(header);
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A route whose requests may come without a body and without a content type (Bull Board's actions). */
+    playsmartBodyOptional?: boolean;
+  }
+}
+
 export interface JsonBodyParserOptions {
   /** BODY_LIMIT: the most bytes a body may have, both as sent and once decompressed. */
   bodyLimit: number;
@@ -206,7 +213,11 @@ export function registerJsonBodyParser(fastify: FastifyInstance, { bodyLimit }: 
     );
   });
   fastify.addHook('onRequest', (request, _reply, done) => {
-    if (BODY_METHODS.has(request.method) && request.headers['content-type'] === undefined) {
+    if (
+      BODY_METHODS.has(request.method) &&
+      request.headers['content-type'] === undefined &&
+      request.routeOptions.config?.playsmartBodyOptional !== true
+    ) {
       done(new ApiError(415, 'content_type_must_be_application_json'));
       return;
     }

@@ -1,5 +1,5 @@
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
+import { AddRouteConfig } from '../http/route-config';
 import { applyRateLimit } from './rate-limit-reply';
 import type { RateLimiter } from './token-bucket';
 
@@ -15,7 +15,7 @@ declare module 'fastify' {
  * the body is read and before any guard, so unauthenticated floods are refused without parsing a byte or checking a
  * signature. Routes without it (health, docs) are never limited.
  */
-export const IpRateLimited = (): MethodDecorator => RouteConfig({ playsmartIpRateLimited: true });
+export const IpRateLimited = (): MethodDecorator => AddRouteConfig({ playsmartIpRateLimited: true });
 
 /**
  * Registers the per-address limit for routes marked @IpRateLimited(). `request.ip` honours X-Forwarded-For because

@@ -121,6 +121,24 @@ describe('describeJsonObjectProblem', () => {
       assert.equal(problemOf({ s: '\n'.repeat(4092) }), undefined);
       assert.match(problemOf({ s: '\n'.repeat(4093) }) ?? '', /8192 bytes/);
     });
+
+    it('counts six-character escapes (control characters) as six bytes', () => {
+      // U+0001 is written \u0001: 1364 of them and {"s":""} are 8192 bytes.
+      assert.equal(problemOf({ s: '\u0001'.repeat(1364) }), undefined);
+      assert.match(problemOf({ s: '\u0001'.repeat(1365) }) ?? '', /got 8198/);
+    });
+
+    // Small objects are not serialized at all: the walk bounds their size from above. Objects whose bound passes the
+    // limit are serialized and measured exactly.
+    it('accepts an object whose bound passes the limit but whose JSON fits', () => {
+      assert.equal(problemOf({ a: 'x'.repeat(3000), b: 1, c: [true, null, 'y'.repeat(2000)] }), undefined);
+    });
+
+    it('gives the exact size of an object of many small values', () => {
+      const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key${String(i).padStart(3, '0')}`, 'v'.repeat(70)]));
+      // 100 × "keyNNN":"v…" (81 bytes), 99 commas and the braces.
+      assert.match(problemOf(many) ?? '', /got 8201/);
+    });
   });
 });
 

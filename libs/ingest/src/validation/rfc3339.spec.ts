@@ -1,6 +1,65 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRfc3339 } from './rfc3339';
+import fc from 'fast-check';
+import { DATE_TIME, Instant, parseRfc3339 } from './rfc3339';
+
+/**
+ * The straightforward implementation parseRfc3339 replaced (DATE_TIME and Date setters): the hand-written scanner and
+ * date arithmetic must give the same answer for every input.
+ */
+function reference(text: string): Instant | undefined {
+  const m = DATE_TIME.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const fraction = m[7] ?? '';
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    if (Number(m[10]) > 23 || Number(m[11]) > 59) return undefined;
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute - offsetMinutes, second, Number(fraction.slice(0, 3).padEnd(3, '0')));
+  if (date.getUTCFullYear() < 1 || date.getUTCFullYear() > 9999) return undefined;
+  const iso = date.toISOString();
+  const micros = fraction.slice(3, 6);
+  return { epochMs: date.getTime(), utcIso: micros === '' ? iso : `${iso.slice(0, -1)}${micros}Z` };
+}
+
+const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+/** Date-times near the grammar: valid ones, out-of-range fields, odd fractions and offsets, and random edits of them. */
+const nearlyRfc3339 = fc
+  .tuple(
+    fc
+      .oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 99, 100, 1900, 2000, 2024, 9999))
+      .map((y) => String(y).padStart(4, '0')),
+    two(13),
+    two(32),
+    fc.constantFrom('T', 't', ' '),
+    two(24),
+    two(61),
+    two(61),
+    fc.oneof(fc.constant(''), fc.stringMatching(/^\.\d{0,10}$/)),
+    fc.oneof(
+      fc.constantFrom('Z', 'z', '', 'ZZ', '+0100'),
+      fc.tuple(fc.constantFrom('+', '-'), two(25), two(61)).map(([s, h, m]) => `${s}${h}:${m}`),
+    ),
+  )
+  .map(([y, mo, d, t, h, mi, s, f, z]) => `${y}-${mo}-${d}${t}${h}:${mi}:${s}${f}${z}`)
+  .chain((text) =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constant(text) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.nat(text.length), fc.nat(text.length), fc.constantFrom('', '0', '9', '-', ':', 'T', '.', '\n', '٣'))
+          .map(([from, to, insert]) => text.slice(0, Math.min(from, to)) + insert + text.slice(Math.max(from, to))),
+      },
+    ),
+  );
 
 describe('parseRfc3339', () => {
   describe('accepts RFC 3339 date-times with an offset and converts them to UTC', () => {
@@ -86,5 +145,27 @@ describe('parseRfc3339', () => {
         assert.equal(parseRfc3339(input), undefined);
       });
     }
+  });
+
+  it('answers exactly as the regular-expression implementation it replaced, for any input', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 9, arbitrary: nearlyRfc3339 }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }), (text) => {
+        assert.deepEqual(parseRfc3339(text), reference(text), JSON.stringify(text));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('converts every instant of years 0001-9999 as Date does', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+        (date) => {
+          const text = date.toISOString();
+          assert.deepEqual(parseRfc3339(text), { epochMs: date.getTime(), utcIso: text });
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });

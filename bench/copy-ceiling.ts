@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection, Submittable } from 'pg';
+import type { QueryRunner } from 'typeorm';
+import { MIGRATIONS } from '../libs/persistence/src/migrations';
+import type { BenchBatch } from './fixtures';
+import { percentile } from './stats';
+
+/** The protocol messages of pg's Connection that COPY FROM STDIN needs (pg has them; its typings do not list them). */
+interface CopyConnection {
+  query(text: string): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+}
+
+/**
+ * `COPY … FROM STDIN` with one payload, through pg's own connection: the same wire protocol pg-copy-streams speaks,
+ * without the dependency. pg calls these handlers while this object is its active query.
+ */
+export class CopyFrom implements Submittable {
+  private error: Error | undefined;
+  private rowCount = 0;
+  readonly done: Promise<number>;
+  private settle!: (error: Error | undefined, rows: number) => void;
+
+  constructor(
+    private readonly text: string,
+    private readonly payload: Buffer,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      this.settle = (error, rows) => (error === undefined ? resolve(rows) : reject(error));
+    });
+  }
+
+  submit(connection: Connection): void {
+    (connection as unknown as CopyConnection).query(this.text);
+  }
+
+  handleCopyInResponse(connection: Connection): void {
+    const copy = connection as unknown as CopyConnection;
+    copy.sendCopyFromChunk(this.payload);
+    copy.endCopyFrom();
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    this.rowCount = Number(/^COPY (\d+)/.exec(message.text)?.[1] ?? 0);
+  }
+
+  handleError(error: Error): void {
+    this.error = error;
+  }
+
+  handleReadyForQuery(): void {
+    this.settle(this.error, this.rowCount);
+  }
+}
+
+const COPY_EVENTS = `COPY "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id") FROM STDIN`;
+
+/** COPY's text format: backslash, tab, newline and carriage return are escaped; `\N` is NULL. */
+function copyText(value: string | null): string {
+  if (value === null) return '\\N';
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/**
+ * The parts of each row that do not change between copies of a batch, converted once as the worker receives them
+ * from the queue (UTC instants, customdata as JSON): `<user>\t` … `\t<game>\t<type>\t<name>\t<occurred>\t` …
+ */
+interface RowTemplate {
+  head: string;
+  middle: string;
+  tail: string;
+}
+
+function templates(batch: BenchBatch): RowTemplate[] {
+  return batch.events.map((event) => ({
+    head: `${copyText(batch.user_id)}\t`,
+    middle: `\t${copyText(batch.game_id)}\t${copyText(event.type)}\t${copyText(event.customEventName ?? null)}\t${new Date(event.timestamp).toISOString()}\t`,
+    tail: `\t${copyText(event.customdata === undefined ? null : JSON.stringify(event.customdata))}\t`,
+  }));
+}
+
+export interface CopyCeilingResult {
+  batches: number;
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  batchesPerSecond: number;
+  /** Time of one COPY (one batch), client side. */
+  copyMs: { p50: number; p99: number; max: number };
+}
+
+/**
+ * The database ceiling: the same rows as the load test, one `COPY … FROM STDIN` per batch over one connection, into
+ * a fresh `events` table built by the service's own migrations (same primary key, indexes and defaults), for
+ * `durationSeconds` (at least `minBatches`).
+ */
+export async function measureCopyCeiling(options: {
+  adminUrl: string;
+  batches: readonly BenchBatch[];
+  durationSeconds: number;
+  minBatches: number;
+}): Promise<CopyCeilingResult> {
+  const name = `bench_copy_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new Client({ connectionString: options.adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(options.adminUrl);
+  url.pathname = `/${name}`;
+  const client = new Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    const runner = { query: (sql: string) => client.query(sql) } as unknown as QueryRunner;
+    for (const Migration of MIGRATIONS) await new Migration().up(runner);
+
+    const rowsOf = options.batches.map(templates);
+    const times: number[] = [];
+    let rows = 0;
+    const started = performance.now();
+    const deadline = started + options.durationSeconds * 1000;
+    for (let i = 0; times.length < options.minBatches || performance.now() < deadline; i++) {
+      const batchId = randomUUID();
+      const receivedAt = new Date().toISOString();
+      let text = '';
+      for (const row of rowsOf[i % rowsOf.length]) text += `${row.head}${randomUUID()}${row.middle}${receivedAt}${row.tail}${batchId}\n`;
+      const before = performance.now();
+      const copy = client.query(new CopyFrom(COPY_EVENTS, Buffer.from(text, 'utf8')));
+      rows += await copy.done;
+      times.push(performance.now() - before);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const { rows: counted } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
+    if (counted[0].n !== rows) throw new Error(`COPY ceiling: ${rows} rows copied but ${counted[0].n} stored`);
+    return {
+      batches: times.length,
+      rows,
+      seconds,
+      rowsPerSecond: rows / seconds,
+      batchesPerSecond: times.length / seconds,
+      copyMs: { p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: Math.max(...times) },
+    };
+  } finally {
+    await client.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}

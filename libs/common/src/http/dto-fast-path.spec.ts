@@ -1,0 +1,207 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Exclude, plainToInstance, Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Validate,
+  ValidateIf,
+  ValidateNested,
+  validate,
+  ValidatorConstraint,
+  ValidatorConstraintInterface,
+} from 'class-validator';
+import fc from 'fast-check';
+import { acceptedInstance } from './dto-fast-path';
+
+// DTOs that use every kind of decorator the fast path models, and two it does not.
+
+@ValidatorConstraint({ name: 'even' })
+class EvenConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'number' && value % 2 === 0;
+  }
+}
+
+class ItemDto {
+  @IsString()
+  @IsIn(['a', 'b', 'c'])
+  kind: string;
+
+  @ValidateIf((item: ItemDto) => item.count !== undefined)
+  @IsInt()
+  @Max(10)
+  count?: number;
+
+  @IsOptional()
+  @Validate(EvenConstraint)
+  even?: number;
+
+  // Kept as parsed, as IngestEventDto keeps customdata.
+  @ValidateIf((item: ItemDto) => item.data !== undefined)
+  @Validate(EvenConstraint, { each: true })
+  @Transform(({ obj }: { obj: { data?: unknown } }) => obj.data)
+  data?: unknown;
+}
+
+class BodyDto {
+  @IsString()
+  @MaxLength(8)
+  name: string;
+
+  @IsArray()
+  @ArrayMaxSize(3)
+  @ValidateNested({ each: true })
+  @Type(() => ItemDto)
+  items: ItemDto[];
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ItemDto)
+  main?: ItemDto;
+
+  @IsOptional()
+  @IsString({ each: true })
+  tags?: string[];
+}
+
+class ExcludingDto {
+  @IsString()
+  name: string;
+
+  @Exclude()
+  @IsOptional()
+  secret?: string;
+}
+
+const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
+
+/** What the full path (class-transformer, then class-validator) makes of a body: the instance, or null when refused. */
+async function fullPath(type: new () => object, body: object): Promise<object | null> {
+  let instance: object;
+  try {
+    instance = plainToInstance(type, structuredClone(body));
+  } catch {
+    // class-transformer fails on some keys (a "constructor" that is not a function); the pipe's precheck refuses them.
+    return null;
+  }
+  return (await validate(instance, OPTIONS)).length === 0 ? instance : null;
+}
+
+const validBody = () => ({
+  name: 'x',
+  items: [
+    { kind: 'a', count: 2 },
+    { kind: 'b', data: [2, 4] },
+  ],
+  main: { kind: 'c', even: 4 },
+  tags: ['t'],
+});
+
+describe('acceptedInstance (the validation pipe fast path)', () => {
+  it('builds the instance class-transformer builds for a valid body', async () => {
+    const body = validBody();
+    const fast = acceptedInstance(BodyDto, structuredClone(body));
+    assert.ok(fast instanceof BodyDto);
+    assert.ok(fast.items[0] instanceof ItemDto && fast.main instanceof ItemDto);
+    assert.deepEqual(fast, await fullPath(BodyDto, body));
+  });
+
+  it('keeps the value a @Transform chooses (the parsed object itself, not a copy)', () => {
+    const body = validBody();
+    const fast = acceptedInstance(BodyDto, body) as BodyDto;
+    assert.equal(fast.items[1].data, body.items[1].data);
+  });
+
+  describe('leaves every body it does not accept to the full path', () => {
+    const cases: Array<[string, unknown]> = [
+      ['an unknown property', { ...validBody(), extra: 1 }],
+      ['an unknown nested property', { ...validBody(), main: { kind: 'a', extra: 1 } }],
+      ['a failing constraint', { ...validBody(), name: 'far too long' }],
+      ['a failing nested constraint', { ...validBody(), items: [{ kind: 'z' }] }],
+      ['a failing constraint on each item', { ...validBody(), tags: ['t', 3] }],
+      ['a nested value that is not an object', { ...validBody(), items: ['a'] }],
+      [
+        'a nested array of objects (class-transformer and class-validator accept it; the fast path does not model it)',
+        { ...validBody(), items: [[{ kind: 'a' }]] },
+      ],
+      ['an own __proto__ key', JSON.parse('{"name":"x","items":[],"__proto__":{"a":1}}')],
+      ['a constructor key', { ...validBody(), constructor: 'x' }],
+    ];
+    for (const [name, body] of cases) {
+      it(name, () => {
+        assert.equal(acceptedInstance(BodyDto, body as object), undefined);
+      });
+    }
+  });
+
+  it('never takes a class that uses decorators it does not model', () => {
+    assert.equal(acceptedInstance(ExcludingDto, { name: 'x' }), undefined);
+  });
+
+  it('agrees with class-transformer + class-validator on arbitrary bodies', async () => {
+    // Mostly valid values, so that both paths accept a good share of the bodies; sometimes invalid or missing ones.
+    const usually = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
+      fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid }, { weight: 1, arbitrary: fc.constant(undefined) });
+    const scalar = fc.oneof(
+      fc.constantFrom('a', 'z', '', 'far too long'),
+      fc.integer({ min: -3, max: 12 }),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    const defined = <T extends object>(record: fc.Arbitrary<T>) =>
+      record.map((value) => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)));
+    const item = fc.oneof(
+      {
+        weight: 12,
+        arbitrary: defined(
+          fc.record({
+            kind: usually(fc.constantFrom('a', 'b', 'c'), scalar),
+            count: usually(fc.integer({ min: 0, max: 10 }), scalar),
+            even: usually(fc.constantFrom(0, 2, 4), scalar),
+            data: usually(
+              fc.array(fc.constantFrom(2, 4), { maxLength: 3 }),
+              fc.oneof(scalar, fc.dictionary(fc.constantFrom('k', 'constructor'), scalar)),
+            ),
+            other: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
+          }),
+        ),
+      },
+      { weight: 1, arbitrary: scalar },
+    );
+    const body = defined(
+      fc.record({
+        name: usually(fc.constantFrom('x', 'name'), scalar),
+        items: usually(
+          fc.array(item, { maxLength: 3 }),
+          fc.oneof(item, fc.array(fc.array(item, { maxLength: 2 }), { maxLength: 2 }), fc.array(item, { minLength: 4, maxLength: 5 })),
+        ),
+        main: usually(item, scalar),
+        tags: usually(fc.array(fc.constantFrom('t', 'u'), { maxLength: 3 }), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }))),
+        extra: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
+      }),
+    );
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(body, async (generated) => {
+        const full = await fullPath(BodyDto, generated);
+        const fast = acceptedInstance(BodyDto, structuredClone(generated));
+        // Never more lenient than the full path, and when it answers, the same instance.
+        if (fast !== undefined) {
+          accepted++;
+          assert.notEqual(full, null, 'the fast path accepted a body the full path refuses');
+          assert.deepEqual(fast, full);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(accepted > 100, `the fast path answered for ${accepted} bodies`);
+  });
+});

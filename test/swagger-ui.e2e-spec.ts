@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it, TestContext } from 'node:test';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { bootTestApp, eventually, exampleBatch, TestApp, tokenFor } from './support/test-app';
+
+// Swagger UI in a real browser: Debian's Chromium, driven by playwright-core. `npx playwright install` needs the
+// internet, so CI installs the distribution's package instead (.ci/run).
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const TIMEOUT_MS = 30_000;
+
+function assertChromiumInstalled(): void {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+  } catch {
+    throw new Error(
+      `${CHROMIUM} not found: test/swagger-ui.e2e-spec.ts drives Debian's Chromium. Install it with ` +
+        '`sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium` (CI does so in .ci/run); ' +
+        '`npx playwright install` is not used.',
+    );
+  }
+}
+
+describe('Swagger UI in a real browser', () => {
+  let t: TestApp;
+  let baseUrl: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let pageErrors: string[];
+
+  before(async () => {
+    assertChromiumInstalled();
+    t = await bootTestApp();
+    // The browser needs a real socket, not inject().
+    await t.app.listen(0, '127.0.0.1');
+    baseUrl = await t.app.getUrl();
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: TIMEOUT_MS });
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  // A fresh context per test: no cookies, storage or authorization carried over.
+  beforeEach(async () => {
+    context = await browser.newContext({ baseURL: baseUrl });
+    context.setDefaultTimeout(TIMEOUT_MS);
+    page = await context.newPage();
+    pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+  afterEach(async () => {
+    await context.close();
+  });
+
+  /** Runs the steps; on failure saves a screenshot to a temporary directory and names it in the error. */
+  async function inBrowser(ctx: TestContext, steps: () => Promise<void>): Promise<void> {
+    try {
+      await steps();
+    } catch (error) {
+      const path = join(mkdtempSync(join(tmpdir(), 'swagger-ui-e2e-')), 'failure.png');
+      const saved = await page.screenshot({ path, fullPage: true }).then(
+        () => `screenshot: ${path}`,
+        (screenshotError: Error) => `no screenshot: ${screenshotError.message}`,
+      );
+      const note = `${saved}${pageErrors.length > 0 ? `; page errors: ${pageErrors.join(' | ')}` : ''}`;
+      ctx.diagnostic(note);
+      // The reporters print the stack, which was captured with the original message.
+      if (error instanceof Error) error.stack = `${error.stack ?? error.message}\n    [swagger-ui.e2e-spec] ${note}`;
+      throw error;
+    }
+  }
+
+  it('authorizes with a development token, runs Try it out on POST /ingest/events with the example and gets 202', async (ctx) => {
+    await inBrowser(ctx, async () => {
+      await page.goto('/docs');
+
+      await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+      await page.getByRole('textbox', { name: 'auth-bearer-value' }).fill(tokenFor('device-abc-123'));
+      await page.getByRole('button', { name: 'Apply credentials' }).click();
+      await page.getByRole('button', { name: 'Remove authorization' }).waitFor();
+      await page.getByRole('button', { name: 'Close', exact: true }).click();
+      await page.getByRole('heading', { name: 'Available authorizations' }).waitFor({ state: 'hidden' });
+
+      const operation = page.locator('.opblock').filter({ has: page.getByRole('link', { name: '/ingest/events', exact: true }) });
+      await operation.getByRole('button', { name: /^POST \/ingest\/events/ }).click();
+      await operation.getByRole('button', { name: 'Try it out' }).click();
+      // With named examples Swagger UI shows an "Examples" dropdown: pick the API page's.
+      const examples = operation.getByRole('combobox').filter({ has: page.getByRole('option', { name: 'API page example' }) });
+      if ((await examples.count()) > 0) await examples.selectOption({ label: 'API page example' });
+      const requestBody = operation.getByRole('tabpanel', { name: 'Edit Value' }).getByRole('textbox');
+      assert.deepEqual(JSON.parse(await requestBody.inputValue()), exampleBatch(), 'the request body is the API page example');
+      await operation.getByRole('button', { name: 'Execute' }).click();
+
+      // The "Server response" row; the documented responses below it have no "Response body" heading.
+      const response = operation.getByRole('row').filter({ has: page.getByRole('heading', { name: 'Response body' }) });
+      await response.waitFor();
+      const status = ((await response.getByRole('cell').first().textContent()) ?? '').trim();
+      const body = (await response.getByRole('code').first().textContent()) ?? '';
+      assert.equal(status, '202', `status ${status}, body ${body}`);
+      assert.match(body, /"accepted:3 buffered:\d+"/);
+      const { success, batch_id } = JSON.parse(body) as { success: boolean; batch_id: string };
+      assert.equal(success, true);
+
+      const rows = await eventually(async () => {
+        const result = await t.db.query<{ user_id: string; type: string }>(
+          'SELECT user_id, type FROM events WHERE batch_id = $1 ORDER BY occurred_at',
+          [batch_id],
+        );
+        return result.rows.length === 3 ? result.rows : undefined;
+      }, 10_000);
+      assert.deepEqual(rows, [
+        { user_id: 'device-abc-123', type: 'Custom' },
+        { user_id: 'device-abc-123', type: 'LevelCompleted' },
+        { user_id: 'device-abc-123', type: 'AdImpression' },
+      ]);
+    });
+  });
+});
