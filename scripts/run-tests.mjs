@@ -1,7 +1,7 @@
 // Runs the compiled unit (*.spec.js) and end-to-end (*.e2e-spec.js) tests with Node's test runner.
 // Usage: node scripts/run-tests.mjs [unit|e2e]   (default: both)
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const which = process.argv[2] ?? 'all';
@@ -25,6 +25,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 files.sort();
+
+// The Swagger UI test drives Debian's Chromium. On a fresh machine where we are root, install it, so that
+// `npm ci && npm test` is all the setup the tests need; elsewhere that test explains how to install it.
+if (files.some((file) => file.endsWith('swagger-ui.e2e-spec.js')) && !existsSync('/usr/bin/chromium') && process.getuid?.() === 0) {
+  console.log('installing Debian chromium for the Swagger UI test (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
+}
 // One file at a time: end-to-end files share the machine's PostgreSQL and Redis (each with its own database and prefix).
 // A test that hangs fails after 5 minutes instead of holding CI until its limit.
 const result = spawnSync(
