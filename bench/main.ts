@@ -81,21 +81,30 @@ class Bench {
   }
 
   /**
-   * End to end, twice. First the full load (closed loop) for half the time: what the service writes while accepting
-   * all it can; the buffer grows when accepting outruns writing. Then, for the whole time, an offered rate of 90 % of
-   * that write rate: the sustained rate, where the buffer must stay bounded.
+   * End to end. First the full load (closed loop) for half the time: what the service writes while it accepts all it
+   * can (the buffer grows when accepting outruns writing). Then the sustained run, for the whole time, at an offered
+   * rate: 90 % of the rate at which the backlog drained once the load stopped, or, when the buffer grows at that rate,
+   * 90 % of the rate written under the full load (a rate the service is shown to sustain, not necessarily its most).
    */
   async endToEnd(stage: string, url: string, sink: Sink & { db: Pool }): Promise<{ fullLoad: EndToEnd; sustained: EndToEnd }> {
     const { options } = this;
     const run = this.runner(url);
     const probeSeconds = options.smoke ? options.e2eSeconds : Math.max(10, Math.round(options.e2eSeconds / 2));
     const fullLoad = await endToEnd(run, options.connections, probeSeconds, sink, options.drainTimeoutSeconds);
-    this.check(`${stage} end to end (full load)`, fullLoad.load);
+    // Under the full load a buffer that reaches BUFFER_MAX_EVENTS answers 503 buffer_full: back-pressure, as designed.
+    if (fullLoad.load.accepted === 0) this.problems.push(`${stage} end to end (full load): no request was accepted`);
     this.log(describeEndToEnd(`${stage} end to end, full load`, fullLoad));
-    const rate = Math.max(1, Math.floor((0.9 * fullLoad.writtenPerSecond) / EVENTS_PER_BATCH));
-    const sustained = await endToEnd(run, options.connections, options.e2eSeconds, sink, options.drainTimeoutSeconds, rate);
-    this.check(`${stage} end to end (sustained)`, sustained.load);
-    this.log(describeEndToEnd(`${stage} end to end, ${rate} req/s`, sustained));
+    const rateFor = (rowsPerSecond: number) => Math.max(1, Math.floor((0.9 * rowsPerSecond) / EVENTS_PER_BATCH));
+    const sustainedAt = async (rate: number) => {
+      const e2e = await endToEnd(run, options.connections, options.e2eSeconds, sink, options.drainTimeoutSeconds, rate);
+      this.check(`${stage} end to end (sustained)`, e2e.load);
+      this.log(describeEndToEnd(`${stage} end to end, ${rate} req/s`, e2e));
+      return e2e;
+    };
+    const low = rateFor(fullLoad.writtenPerSecond);
+    const high = fullLoad.backlogWrittenPerSecond === undefined ? low : rateFor(fullLoad.backlogWrittenPerSecond);
+    let sustained = await sustainedAt(Math.max(low, high));
+    if (!sustained.buffer.bounded && high > low) sustained = await sustainedAt(low);
     for (const e2e of [fullLoad, sustained]) if (!e2e.drained) this.problems.push(`${stage} end to end: the buffer did not drain`);
     return { fullLoad, sustained };
   }
@@ -371,7 +380,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', stopping);
   process.once('SIGTERM', stopping);
 
-  let partial: Omit<BenchResult, 'targets' | 'finishedAt' | 'durationSeconds' | 'machine'> & {
+  let partial: Omit<BenchResult, 'targets' | 'problems' | 'finishedAt' | 'durationSeconds' | 'machine'> & {
     machine: Omit<BenchResult['machine'], 'loadAverageAfter'>;
   };
   try {
@@ -417,18 +426,19 @@ async function main(): Promise<number> {
     durationSeconds: round((finished.getTime() - startedAt.getTime()) / 1000, 1),
     machine: { ...partial.machine, loadAverageAfter: loadavg().map((l) => round(l, 2)) },
   };
-  const result: BenchResult = { ...withoutTargets, targets: evaluateTargets(withoutTargets) };
+  const result: BenchResult = { ...withoutTargets, targets: evaluateTargets(withoutTargets), problems: bench.problems };
   const leversFile = join(ROOT, 'bench', 'levers.md');
   const levers = existsSync(leversFile) ? readFileSync(leversFile, 'utf8') : undefined;
-  writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(out, 'latest.svg'), toSvg(result));
-  writeFileSync(join(out, 'latest.md'), toMarkdown(result, 'latest.svg', options.smoke ? undefined : levers));
+  const file = (extension: string) => join(out, `${options.name}.${extension}`);
+  writeFileSync(file('json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(file('svg'), toSvg(result));
+  writeFileSync(file('md'), toMarkdown(result, `${options.name}.svg`, options.smoke ? undefined : levers));
   for (const target of result.targets) {
     bench.log(
       `${target.met === null ? '  –' : target.met ? ' ok' : 'MISS'} ${target.description}: ${target.measured} (goal ${target.goal})`,
     );
   }
-  bench.log(`report: ${join(out, 'latest.md')}, latest.json, latest.svg (${result.durationSeconds} s)`);
+  bench.log(`report: ${file('md')}, ${options.name}.json, ${options.name}.svg (${result.durationSeconds} s)`);
   if (bench.problems.length > 0) {
     for (const problem of bench.problems) bench.log(`problem: ${problem}`);
     // A smoke run checks that the benchmark works end to end; a full run reports and leaves judging to the reader.

@@ -142,6 +142,8 @@ export interface EndToEnd {
   acceptedEvents: number;
   /** Rows written while the load ran, per second of load: the sustained write rate. */
   writtenPerSecond: number;
+  /** Rows per second written after the load stopped, while the backlog drained (when it took a second or more). */
+  backlogWrittenPerSecond?: number;
   /** Rows written per second of wall clock, second by second from the start of the load (drain included). */
   writtenSeries: number[];
   lag: LagStats;
@@ -203,6 +205,13 @@ export async function endToEnd(
       WHERE written_at >= to_timestamp($1::float8 / 1000) AND written_at < to_timestamp($2::float8 / 1000)`,
     [start, end],
   );
+  // After the load: how fast the backlog was written with nothing else to do (only meaningful for a real backlog).
+  const { rows: after } = await sink.db.query<{ n: string; seconds: number | null }>(
+    `SELECT coalesce(sum(accepted), 0)::text AS n, extract(epoch FROM max(written_at) - to_timestamp($1::float8 / 1000))::float8 AS seconds
+       FROM batches WHERE written_at >= to_timestamp($1::float8 / 1000)`,
+    [end],
+  );
+  const drainSeconds2 = after[0].seconds ?? 0;
   const loadSeconds = (end - start) / 1000;
   const acceptedPerSecond = result.eventsPerSecond;
   const secondHalf = series.filter(([t]) => t >= loadSeconds / 2 && t <= loadSeconds);
@@ -213,6 +222,7 @@ export async function endToEnd(
     loadSeconds: round(loadSeconds, 2),
     acceptedEvents: result.accepted * EVENTS_PER_BATCH,
     writtenPerSecond: Number(during[0].n) / loadSeconds,
+    backlogWrittenPerSecond: drainSeconds2 >= 1 ? Number(after[0].n) / drainSeconds2 : undefined,
     writtenSeries,
     lag: await lagOf(sink.db, start, end),
     buffer: {

@@ -35,6 +35,8 @@ export interface BenchOptions {
   queuePrefix: string;
   /** Free text stored with the result (what this run tries). */
   label?: string;
+  /** Base name of the report files: <out>/<name>.json, .md and .svg. */
+  name: string;
 }
 
 export type Stage = 'ceilings' | 'all-in-one' | 'gateway' | 'split';
@@ -55,6 +57,7 @@ export const USAGE = `npm run bench -- [options]
   --env KEY=VALUE         extra service environment, repeatable (WORKER_CONCURRENCY=8, DB_POOL_SIZE=8, …)
   --cpu-prof              run the services under node --cpu-prof (profiles in <out>/profiles)
   --label <text>          stored with the result
+  --name <name>           report files <out>/<name>.json, .md, .svg (default latest)
   --jwt-secret <secret>   with --url: the target's HS256 secret (default: the development secret)
   --database-url <url>    with --url: the target's database, for end-to-end figures
   --queue-prefix <p>      with --url: the target's QUEUE_PREFIX (default playsmart)
@@ -95,6 +98,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       env: { type: 'string', multiple: true },
       'cpu-prof': { type: 'boolean' },
       label: { type: 'string' },
+      name: { type: 'string' },
       'jwt-secret': { type: 'string' },
       'database-url': { type: 'string' },
       'queue-prefix': { type: 'string' },
@@ -143,5 +147,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     databaseUrl: values['database-url'],
     queuePrefix: values['queue-prefix'] ?? 'playsmart',
     label: values.label,
+    name: values.name ?? 'latest',
   };
 }

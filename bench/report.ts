@@ -118,6 +118,7 @@ export function toMarkdown(result: BenchResult, chartFile: string, levers?: stri
   if (result.split !== undefined)
     memory.push(...Object.entries(result.split.peakRssMB).map(([name, mb]) => `gateway + worker run: ${name} ${fmt(mb)}`));
   out.push(memory.length === 0 ? '- Not measured.' : memory.map((line) => `- ${line}`).join('\n'));
+  if (result.problems.length > 0) out.push('', '## Problems', '', ...result.problems.map((problem) => `- ${problem}`));
   if (levers !== undefined && levers.trim() !== '') out.push('', levers.trim());
   out.push('');
   return out.join('\n');
