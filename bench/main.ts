@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { measureCopyCeiling } from './copy-ceiling';
@@ -357,6 +357,12 @@ class Bench {
   }
 }
 
+/** The hand-kept lever log (bench/levers.md), appended to a full run's summary. */
+function leverLog(): string | undefined {
+  const file = join(ROOT, 'bench', 'levers.md');
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions | 'help';
   try {
@@ -367,6 +373,14 @@ async function main(): Promise<number> {
   }
   if (options === 'help') {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.render !== undefined) {
+    const result = JSON.parse(readFileSync(options.render, 'utf8')) as BenchResult;
+    const base = options.render.replace(/\.json$/, '');
+    writeFileSync(`${base}.svg`, toSvg(result));
+    writeFileSync(`${base}.md`, toMarkdown(result, `${basename(base)}.svg`, result.mode === 'smoke' ? undefined : leverLog()));
+    process.stdout.write(`wrote ${base}.md and ${base}.svg\n`);
     return 0;
   }
   const out = options.out ?? (options.smoke ? mkdtempSync(join(tmpdir(), 'playsmart-bench-smoke-')) : join(ROOT, 'bench', 'results'));
@@ -439,12 +453,10 @@ async function main(): Promise<number> {
     machine: { ...partial.machine, loadAverageAfter: loadavg().map((l) => round(l, 2)) },
   };
   const result: BenchResult = { ...withoutTargets, targets: evaluateTargets(withoutTargets), problems: bench.problems };
-  const leversFile = join(ROOT, 'bench', 'levers.md');
-  const levers = existsSync(leversFile) ? readFileSync(leversFile, 'utf8') : undefined;
   const file = (extension: string) => join(out, `${options.name}.${extension}`);
   writeFileSync(file('json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(file('svg'), toSvg(result));
-  writeFileSync(file('md'), toMarkdown(result, `${options.name}.svg`, options.smoke ? undefined : levers));
+  writeFileSync(file('md'), toMarkdown(result, `${options.name}.svg`, options.smoke ? undefined : leverLog()));
   for (const target of result.targets) {
     bench.log(
       `${target.met === null ? '  –' : target.met ? ' ok' : 'MISS'} ${target.description}: ${target.measured} (goal ${target.goal})`,

@@ -37,6 +37,8 @@ export interface BenchOptions {
   label?: string;
   /** Base name of the report files: <out>/<name>.json, .md and .svg. */
   name: string;
+  /** Only write the markdown summary and the chart again from this result file. */
+  render?: string;
 }
 
 export type Stage = 'ceilings' | 'all-in-one' | 'gateway' | 'split';
@@ -58,6 +60,7 @@ export const USAGE = `npm run bench -- [options]
   --cpu-prof              run the services under node --cpu-prof (profiles in <out>/profiles)
   --label <text>          stored with the result
   --name <name>           report files <out>/<name>.json, .md, .svg (default latest)
+  --render <file.json>    measure nothing: write the .md and .svg of an existing result again
   --jwt-secret <secret>   with --url: the target's HS256 secret (default: the development secret)
   --database-url <url>    with --url: the target's database, for end-to-end figures
   --queue-prefix <p>      with --url: the target's QUEUE_PREFIX (default playsmart)
@@ -99,6 +102,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'cpu-prof': { type: 'boolean' },
       label: { type: 'string' },
       name: { type: 'string' },
+      render: { type: 'string' },
       'jwt-secret': { type: 'string' },
       'database-url': { type: 'string' },
       'queue-prefix': { type: 'string' },
@@ -148,5 +152,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     queuePrefix: values['queue-prefix'] ?? 'playsmart',
     label: values.label,
     name: values.name ?? 'latest',
+    render: values.render,
   };
 }

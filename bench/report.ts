@@ -170,7 +170,7 @@ export function toSvg(result: BenchResult): string {
   ].filter((s) => s.points.length > 0);
   const all = series.flatMap((s) => s.points);
   const plotWidth = WIDTH - LEFT - RIGHT;
-  const height = TOP + PANEL * 2 + GAP + 50;
+  const height = TOP + PANEL * 2 + GAP + 42;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
@@ -230,7 +230,7 @@ export function toSvg(result: BenchResult): string {
     for (const ref of panel.refs) {
       parts.push(
         `<line x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${round(y(ref.value), 1)}" y2="${round(y(ref.value), 1)}" stroke="#d62728" stroke-dasharray="6 4"/>`,
-        `<text x="${LEFT + plotWidth - 4}" y="${round(y(ref.value) - 5, 1)}" text-anchor="end" fill="#d62728">${escape(ref.label)}</text>`,
+        `<text x="${LEFT + 6}" y="${round(y(ref.value) - 5, 1)}" fill="#d62728">${escape(ref.label)}</text>`,
       );
     }
     for (const s of series) {
