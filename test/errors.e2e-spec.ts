@@ -141,6 +141,8 @@ describe('errors: every failure answers in the envelope', () => {
       ['a bad game_id', { ...valid, game_id: 'stackblaster' }, ['game_id']],
       ['an empty events array', { ...valid, events: [] }, ['events']],
       ['events that is not an array', { ...valid, events: { type: 'LevelStarted' } }, ['events']],
+      ['an event wrapped in an array', { ...valid, events: [event({}), [event({})]] }, ['events[1]']],
+      ['an empty array where an event belongs', { ...valid, events: [[]] }, ['events[0]']],
       ['a user_id with an unpaired surrogate', { ...valid, user_id: 'device-\ud800' }, ['user_id']],
       [
         'several fields at once',

@@ -134,6 +134,9 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       ['null', (b) => ((b as Json).events = null), ['events']],
       ['an object', (b) => ((b as Json).events = { 0: b.events[0] }), ['events']],
       ['containing null', (b) => ((b as Json).events = [b.events[0], null]), ['events[1]']],
+      ['containing an empty array', (b) => ((b as Json).events = [[]]), ['events[0]']],
+      ['containing an event wrapped in an array', (b) => ((b as Json).events = [b.events[0], [b.events[1]]]), ['events[1]']],
+      ['containing a number and a string', (b) => ((b as Json).events = [1, b.events[0], 'LevelStarted']), ['events[0]', 'events[2]']],
     ];
     for (const [name, change, fields] of cases) {
       it(`refuses events ${name}`, async () => {

@@ -14,6 +14,16 @@ const GAME_ID = /^[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+$/;
 // The body, the events array and an event are the three levels above customdata.
 const LEVELS_ABOVE_CUSTOMDATA = 3;
 
+function notObjects(items: readonly unknown[], field: string): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  items.forEach((item, index) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      details.push({ field: `${field}[${index}]`, message: 'an event must be a JSON object' });
+    }
+  });
+  return details;
+}
+
 export class IngestBatchDto {
   @ApiProperty({ example: 'device-abc-123', description: 'Must equal the sub claim of the access token.', maxLength: 128 })
   @IsStorableString(1, 128)
@@ -42,6 +52,9 @@ export class IngestBatchDto {
     if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
       return [{ field: 'events', message: `events must contain at most ${MAX_EVENTS_PER_BATCH} elements, got ${events.length}` }];
     }
+    // class-validator's nested validation descends into an array where an event should be, so [[…]] would pass.
+    const notEvents = Array.isArray(events) ? notObjects(events, 'events') : [];
+    if (notEvents.length > 0) return notEvents;
     const problem = inspectJsonTree(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
     if (problem === undefined) return [];
     // Inside customdata the whole object is the field at fault; elsewhere the offending path is.
