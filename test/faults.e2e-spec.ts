@@ -14,6 +14,7 @@ import {
   postEvents,
   REDIS_URL,
   TEST_SECRET,
+  TestApp,
   tokenFor,
 } from './support/test-app';
 
@@ -301,6 +302,48 @@ describe('faults', { timeout: 240_000 }, () => {
     ctx.diagnostic(
       `SIGTERM: exited with 0 after ${tookMs} ms; ${accepted.filter((a) => a.status === 202).length} batches accepted, all stored`,
     );
+  });
+});
+
+describe('Redis answering after the 503', () => {
+  // A gateway alone, so that nothing but the test changes the counter. Its Redis connections go through a proxy
+  // that holds one command back for longer than the producer's 1.5 s deadline, then lets it through.
+  const counterOf = (t: TestApp) => t.redis.get(bufferedEventsKey(t.config.queue.prefix));
+
+  async function lateCommand(command: RegExp, check: (t: TestApp, proxy: TcpProxy) => Promise<void>): Promise<void> {
+    const proxy = await TcpProxy.start(6379);
+    const t = await bootTestApp({ rootModule: GatewayModule, env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` } });
+    try {
+      proxy.holdWhen((chunk) => command.test(chunk.toString('latin1')));
+      const refused = await postEvents(t, exampleBatch(), tokenFor('device-abc-123'));
+      assert.equal(refused.statusCode, 503);
+      assert.deepEqual(refused.json(), { error: { code: 'SERVICE_UNAVAILABLE', message: 'queue_unavailable' } });
+      proxy.release();
+      await check(t, proxy);
+    } finally {
+      await t.close();
+      await proxy.cut();
+    }
+  }
+
+  it('a late INCRBY is taken back: the counter does not drift up with a batch that was never queued', async () => {
+    await lateCommand(/incrby/i, async (t) => {
+      await eventually(async () => ((await counterOf(t)) === '0' ? true : undefined), 5000);
+      const next = await postEvents(t, exampleBatch(), tokenFor('device-abc-123'));
+      assert.equal(next.json<{ message: string }>().message, 'accepted:3 buffered:3');
+    });
+  });
+
+  it('a late job add keeps its count: the job is queued and its events stay counted until written', async () => {
+    await lateCommand(/evalsha|\beval\b/i, async (t) => {
+      const queue = new Queue(INGEST_QUEUE, { connection: { url: REDIS_URL }, prefix: t.config.queue.prefix });
+      try {
+        await eventually(async () => ((await queue.getWaitingCount()) === 1 ? true : undefined), 5000);
+        assert.equal(await counterOf(t), '3');
+      } finally {
+        await queue.close();
+      }
+    });
   });
 });
 

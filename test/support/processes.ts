@@ -95,10 +95,15 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP proxy that a test can cut (refusing and dropping every connection) and restore on the same port. */
+/**
+ * A TCP proxy that a test can cut (refusing and dropping every connection) and restore on the same port, or make
+ * slow: from a matching chunk on, what that connection's client sends is held back until release().
+ */
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private holdMatcher?: (chunk: Buffer) => boolean;
+  private readonly held = new Map<Socket, Buffer[]>();
 
   private constructor(
     readonly port: number,
@@ -121,12 +126,30 @@ export class TcpProxy {
         socket.on('error', () => socket.destroy());
       }
       upstream.connect(this.targetPort, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
+      client.on('data', (chunk: Buffer) => {
+        const held = this.held.get(upstream);
+        if (held !== undefined) held.push(chunk);
+        else if (this.holdMatcher?.(chunk) === true) this.held.set(upstream, [chunk]);
+        else upstream.write(chunk);
+      });
+      upstream.pipe(client);
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
     });
     this.server = server;
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  /** Holds back each connection's traffic to the target from the first chunk `matches` accepts. */
+  holdWhen(matches: (chunk: Buffer) => boolean): void {
+    this.holdMatcher = matches;
+  }
+
+  /** Sends everything held back, in order, and stops holding. */
+  release(): void {
+    this.holdMatcher = undefined;
+    for (const [upstream, chunks] of this.held) for (const chunk of chunks) upstream.write(chunk);
+    this.held.clear();
   }
 
   async cut(): Promise<void> {

@@ -29,12 +29,20 @@ export interface EnqueuedBatch {
 const REDIS_DEADLINE_MS = 1500;
 const RETRY_AFTER_SECONDS = 5;
 
+class DeadlineExceeded extends Error {}
+
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new DeadlineExceeded(`no answer from Redis within ${ms} ms`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** What to do when a Redis operation fails, or completes after its deadline, when the client has had its 503. */
+interface Settlement {
+  failed?: () => Promise<unknown>;
+  succeededLate?: () => Promise<unknown>;
 }
 
 /** The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. */
@@ -55,28 +63,30 @@ export class IngestProducer {
     const counterKey = bufferedEventsKey(this.config.queue.prefix);
     const release = () => this.redis.decrby(counterKey, count).catch(() => undefined);
 
-    // Counted before the job exists, so the worker's decrement can never run first.
-    const buffered = await this.redisCall(() => this.redis.incrby(counterKey, count));
+    // Counted before the job exists, so the worker's decrement can never run first. An increment that lands after
+    // its deadline is taken back, or the counter would drift up with events that were never queued.
+    const buffered = await this.redisCall(this.redis.incrby(counterKey, count), { succeededLate: release });
     if (buffered > this.config.queue.bufferMaxEvents) {
       await release();
       this.logger.warn(`batch refused: ${buffered - count} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`);
       throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
     }
-    try {
-      await this.redisCall(() => this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)));
-    } catch (error) {
-      await release();
-      throw error;
-    }
+    // A job added after its deadline stays counted: the worker writes it and decrements as usual.
+    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), { failed: release });
     this.metrics.eventsAccepted.inc(count);
     return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
   }
 
   /** A Redis operation bounded in time; any failure is a 503 the client can retry. */
-  private async redisCall<T>(operation: () => Promise<T>): Promise<T> {
+  private async redisCall<T>(operation: Promise<T>, settle: Settlement): Promise<T> {
     try {
-      return await within(operation(), REDIS_DEADLINE_MS);
+      return await within(operation, REDIS_DEADLINE_MS);
     } catch (error) {
+      if (error instanceof DeadlineExceeded) {
+        void operation.then(settle.succeededLate, settle.failed);
+      } else {
+        await settle.failed?.();
+      }
       this.logger.warn(`batch not queued: ${error instanceof Error ? error.message : String(error)}`);
       throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
     }
