@@ -27,7 +27,9 @@ import {
 import { BenchOptions, parseOptions, USAGE } from './options';
 import { toMarkdown, toSvg } from './report';
 import { AcceptPath, BenchResult, evaluateTargets, nonAccepted } from './result';
-import { CeilingServer, cpuSecondsOf, createDatabase, deletePrefix, ROOT, Role, RssSampler, ServiceProcess } from './stack';
+import { createDatabase, deletePrefix } from '../support/local-services';
+import { ROOT, Role, ServiceProcess } from '../support/service-process';
+import { CeilingServer, cpuSecondsOf, RssSampler } from './stack';
 import { round } from './stats';
 
 const LIGHT_CONNECTIONS = 2;
@@ -136,21 +138,21 @@ class Bench {
   }
 
   async startService(role: Role, env: Record<string, string>): Promise<ServiceProcess> {
-    const nodeArgs = ['--enable-source-maps'];
+    const nodeArgs: string[] = [];
     if (this.options.cpuProf) {
       const dir = join(this.out, 'profiles');
       mkdirSync(dir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}-${Date.now()}.cpuprofile`);
     }
-    const service = await ServiceProcess.start(role, env, nodeArgs);
-    this.defer(() => service.stop());
+    const service = await ServiceProcess.start(role, env, { nodeArgs });
+    this.defer(() => service.terminate());
     this.log(`${role} started (pid ${service.pid}, ${service.url})`);
     return service;
   }
 
   /** A fresh database and queue prefix, removed at the end. */
   async freshStack(label: string): Promise<{ databaseUrl: string; prefix: string; db: Pool }> {
-    const database = await createDatabase(this.options.adminUrl, label);
+    const database = await createDatabase(this.options.adminUrl, `bench_${label.replace(/\W/g, '_')}`);
     this.defer(() => database.drop());
     const prefix = `bench-${randomUUID().slice(0, 8)}`;
     this.defer(() => deletePrefix(this.redis, prefix));
@@ -329,7 +331,7 @@ class Bench {
     steps.forEach((step) => this.check('gateway', step));
     const full = await this.fullLoad(gateway.url, 'gateway', steps, empty);
     const peakRssMB = rss.stop();
-    await gateway.stop();
+    await gateway.terminate();
     return { sweep: steps, fullLoad: full, peakRssMB };
   }
 

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { EmbeddedDatabase } from '#persistence';
-import { ServiceProcess } from './support/processes';
+import { startService } from './support/processes';
 import { bootTestApp, deletePrefix, eventually, exampleBatch, postEvents, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -90,7 +90,7 @@ describe('embedded database: npm start without DATABASE_URL', { timeout: 120_000
   it('the built service (`npm start`) says which database it uses and finds the data again in the directory', async (ctx) => {
     assert.notEqual(batchId, '', 'the first test wrote a batch');
     const started = Date.now();
-    const service = await ServiceProcess.start('all-in-one', {
+    const service = await startService('all-in-one', {
       EMBEDDED_DB_DIR: dir,
       JWT_SECRET: TEST_SECRET,
       QUEUE_PREFIX: prefix,

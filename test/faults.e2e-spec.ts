@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Pool } from 'pg';
 import { bufferedEventsKey, INGEST_QUEUE } from '#common';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
-import { PrivateRedis, ServiceProcess, TcpProxy } from './support/processes';
+import { PrivateRedis, ServiceProcess, startService, TcpProxy } from './support/processes';
 import {
   bootTestApp,
   createTestDatabase,
@@ -108,7 +108,7 @@ describe('faults', { timeout: 240_000 }, () => {
 
   it('Redis unreachable: 503 with Retry-After within 2 s, readiness 503, and both sides resume when it is back', async (ctx) => {
     const redis = await PrivateRedis.start();
-    const service = await ServiceProcess.start('all-in-one', env({ REDIS_URL: redis.url }));
+    const service = await startService('all-in-one', env({ REDIS_URL: redis.url }));
     try {
       const accepted = [await post(service, 'redis-fault')];
       assert.equal(accepted[0].status, 202);
@@ -146,7 +146,7 @@ describe('faults', { timeout: 240_000 }, () => {
 
   it('PostgreSQL unreachable: the gateway keeps accepting and everything lands once it is back', async (ctx) => {
     const proxy = await TcpProxy.start(5432);
-    const service = await ServiceProcess.start(
+    const service = await startService(
       'all-in-one',
       env({ DATABASE_URL: database.url.replace(':5432/', `:${proxy.port}/`), JOB_BACKOFF_MS: '200' }),
     );
@@ -177,7 +177,7 @@ describe('faults', { timeout: 240_000 }, () => {
   it('failed jobs are kept and `npm run jobs:retry-failed` writes them once the database is back', async (ctx) => {
     const proxy = await TcpProxy.start(5432);
     const settings = env({ DATABASE_URL: database.url.replace(':5432/', `:${proxy.port}/`), JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '100' });
-    const service = await ServiceProcess.start('all-in-one', settings);
+    const service = await startService('all-in-one', settings);
     const queue = new Queue(INGEST_QUEUE, { connection: { host: '127.0.0.1', port: 6379 }, prefix: settings.QUEUE_PREFIX });
     try {
       await proxy.cut();
@@ -210,8 +210,8 @@ describe('faults', { timeout: 240_000 }, () => {
 
   it('a worker killed mid-batch: the stalled job is taken up again and stored exactly once', async (ctx) => {
     const settings = env({ WORKER_LOCK_DURATION_MS: '2000' });
-    const gateway = await ServiceProcess.start('gateway', settings);
-    let worker = await ServiceProcess.start('worker', settings);
+    const gateway = await startService('gateway', settings);
+    let worker = await startService('worker', settings);
     const lock = await db.connect();
     try {
       // Hold the table so that the worker is blocked inside its INSERT when it is killed.
@@ -231,7 +231,7 @@ describe('faults', { timeout: 240_000 }, () => {
       await lock.query('ROLLBACK');
 
       const restartedAt = Date.now();
-      worker = await ServiceProcess.start('worker', settings);
+      worker = await startService('worker', settings);
       await allStored(db, accepted);
       ctx.diagnostic(`worker SIGKILL mid-batch: 250 events stored exactly once ${Date.now() - restartedAt} ms after the restart`);
     } finally {
@@ -243,7 +243,7 @@ describe('faults', { timeout: 240_000 }, () => {
 
   it('the all-in-one killed under load: every event answered 202 is stored exactly once after a restart', async (ctx) => {
     const settings = env({ WORKER_LOCK_DURATION_MS: '2000' });
-    let service = await ServiceProcess.start('all-in-one', settings);
+    let service = await startService('all-in-one', settings);
     const accepted: Answer[] = [];
     try {
       let killed = false;
@@ -255,7 +255,7 @@ describe('faults', { timeout: 240_000 }, () => {
       killed = true;
       await Promise.all(clients);
       await service.exited();
-      service = await ServiceProcess.start('all-in-one', settings);
+      service = await startService('all-in-one', settings);
       await allStored(db, accepted);
       const ok = accepted.filter((a) => a.status === 202).length;
       assert.ok(ok > 0);
@@ -269,7 +269,7 @@ describe('faults', { timeout: 240_000 }, () => {
 
   it('SIGTERM: stops accepting, finishes in-flight requests and active jobs, exits within the bound, loses nothing', async (ctx) => {
     const settings = env({ SHUTDOWN_TIMEOUT_MS: '10000' });
-    const service = await ServiceProcess.start('all-in-one', settings);
+    const service = await startService('all-in-one', settings);
     const accepted: Answer[] = [];
     let stop = false;
     const clients = Array.from({ length: 4 }, async (_, client) => {
@@ -293,7 +293,7 @@ describe('faults', { timeout: 240_000 }, () => {
       if (answer.status === 503) assert.equal(answer.body?.error?.code, 'SERVICE_UNAVAILABLE');
     }
     // Whatever the stopped worker had not started is still queued: another worker writes it.
-    const worker = await ServiceProcess.start('worker', settings);
+    const worker = await startService('worker', settings);
     try {
       await allStored(db, accepted);
     } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ServiceProcess } from './support/processes';
+import { ServiceProcess, startService } from './support/processes';
 import { createTestDatabase, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -11,7 +11,7 @@ describe('request ids and log hygiene', () => {
   let service: ServiceProcess;
   before(async () => {
     database = await createTestDatabase();
-    service = await ServiceProcess.start('all-in-one', {
+    service = await startService('all-in-one', {
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,
       QUEUE_PREFIX: `logs-${randomUUID().slice(0, 8)}`,

@@ -5,7 +5,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
-import { PrivateRedis, ServiceProcess } from './support/processes';
+import { PrivateRedis, startService } from './support/processes';
 import {
   bootTestApp,
   createTestDatabase,
@@ -272,7 +272,7 @@ describe('the worker process on its own', () => {
   it('serves /metrics and, with ADMIN_*, Bull Board on its port (npm run start:worker:prod)', async () => {
     const database = await createTestDatabase();
     const prefix = `test-${randomUUID().slice(0, 8)}`;
-    const worker = await ServiceProcess.start('worker', {
+    const worker = await startService('worker', {
       DATABASE_URL: database.url,
       JWT_SECRET: TEST_SECRET,
       QUEUE_PREFIX: prefix,

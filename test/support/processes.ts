@@ -1,18 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { freePort } from '../../support/local-services';
+import { Role, ServiceProcess } from '../../support/service-process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..', '..', '..');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -160,55 +152,13 @@ export class TcpProxy {
   }
 }
 
-/** A service process started from the build, as `npm run start:*:prod` does. */
-export class ServiceProcess {
-  private output = '';
-
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-  }
-
-  static async start(entry: 'all-in-one' | 'gateway' | 'worker', env: Record<string, string>): Promise<ServiceProcess> {
-    const script = { 'all-in-one': 'dist/src/main.js', gateway: 'dist/apps/gateway/src/main.js', worker: 'dist/apps/worker/src/main.js' }[
-      entry
-    ];
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--enable-source-maps', script], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);
-    try {
-      await waitUntil(async () => (await fetch(`${service.url}/health/live`)).ok, 30_000, entry);
-    } catch (error) {
-      child.kill('SIGKILL');
-      throw new Error(`${(error as Error).message}\n${service.output}`, { cause: error });
-    }
-    return service;
-  }
-
-  get logs(): string {
-    return this.output;
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  /** Resolves to the exit code, or null when a signal ended the process. */
-  exited(): Promise<number | null> {
-    return exited(this.child);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGKILL');
-      await exited(this.child);
-    }
-  }
+/** A service started as its `npm run start:*:prod` script does, ready once /health/live answers, logging warnings. */
+export function startService(role: Role, env: Record<string, string>): Promise<ServiceProcess> {
+  return ServiceProcess.start(
+    role,
+    { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env },
+    { readyPath: '/health/live', timeoutMs: 30_000 },
+  );
 }
+
+export { ServiceProcess };

@@ -11,6 +11,9 @@ import { Pool } from 'pg';
 import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, loadConfig } from '#common';
 import { EmbeddedDatabase } from '#persistence';
 import { AppModule } from '../../src/app.module';
+import { createDatabase, deletePrefix, ScratchDatabase } from '../../support/local-services';
+
+export { deletePrefix };
 
 export const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -29,37 +32,8 @@ export interface TestApp {
 }
 
 /** A fresh database for one test file, dropped by the returned function. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `playsmart_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  const admin = new Pool({ connectionString: PG_ADMIN_URL, max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  return {
-    url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    drop: async () => {
-      // Closed pools finish disconnecting a moment after end() resolves. Terminating them with FORCE would
-      // surface as an uncaught error in this process, so wait for them first.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await admin.query(`DROP DATABASE IF EXISTS ${name}${attempt >= 50 ? ' WITH (FORCE)' : ''}`);
-          break;
-        } catch (error) {
-          if ((error as { code?: string }).code !== '55006' || attempt >= 50) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-      await admin.end();
-    },
-  };
-}
-
-/** Removes every Redis key under a queue prefix. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+export function createTestDatabase(): Promise<ScratchDatabase> {
+  return createDatabase(PG_ADMIN_URL, 'playsmart_test');
 }
 
 export interface BootOptions {

@@ -2,7 +2,6 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import {
   ApiError,
   AppConfig,
@@ -16,6 +15,7 @@ import {
   Metrics,
 } from '#common';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
+import { randomUuids } from './random-uuids';
 import { parseRfc3339 } from './validation/rfc3339';
 
 export interface EnqueuedBatch {
@@ -106,13 +106,15 @@ export class IngestProducer {
 }
 
 export function toJobData(batch: IngestBatchDto, receivedAt: Date): IngestBatchJobData {
+  // The batch's id and one for each event that came without one (those that did are the common case only in retries).
+  const uuids = randomUuids(1 + batch.events.length);
   return {
-    batch_id: randomUUID(),
+    batch_id: uuids[0],
     user_id: batch.user_id,
     game_id: batch.game_id,
     received_at: receivedAt.toISOString(),
-    events: batch.events.map((event): IngestEventPayload => ({
-      event_id: event.event_id?.toLowerCase() ?? randomUUID(),
+    events: batch.events.map((event, index): IngestEventPayload => ({
+      event_id: event.event_id?.toLowerCase() ?? uuids[1 + index],
       type: event.type,
       custom_event_name: event.customEventName ?? null,
       // Validation has already parsed it; this cannot be undefined here.

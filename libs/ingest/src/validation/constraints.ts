@@ -11,7 +11,7 @@ import {
 import { AppConfig, InjectConfig } from '#common';
 import { eventTypeDefinition } from '../event-types';
 import { describeJsonObjectProblem, JsonShapeLimits } from './json-shape';
-import { parseRfc3339 } from './rfc3339';
+import { rfc3339EpochMs } from './rfc3339';
 import { codePointLength, isStorableText } from './text';
 
 /** A string of `min` to `max` code points that PostgreSQL can store (no U+0000, no unpaired surrogate). */
@@ -79,15 +79,15 @@ export class TimestampConstraint implements ValidatorConstraintInterface {
 
   problem(value: unknown, now = Date.now()): string | undefined {
     if (typeof value !== 'string') return 'must be an RFC 3339 date-time string';
-    const instant = parseRfc3339(value);
-    if (instant === undefined) {
+    const epochMs = rfc3339EpochMs(value);
+    if (epochMs === undefined) {
       return 'must be an RFC 3339 date-time with an offset (Z or ±hh:mm) and a UTC year from 0001 to 9999';
     }
     const { timestampMaxFutureMs, timestampMaxAgeMs } = this.config.limits;
-    if (instant.epochMs > now + timestampMaxFutureMs) {
+    if (epochMs > now + timestampMaxFutureMs) {
       return `must not be more than ${timestampMaxFutureMs / 1000} seconds in the future`;
     }
-    if (timestampMaxAgeMs !== undefined && instant.epochMs < now - timestampMaxAgeMs) {
+    if (timestampMaxAgeMs !== undefined && epochMs < now - timestampMaxAgeMs) {
       return `must not be more than ${timestampMaxAgeMs / 1000} seconds in the past`;
     }
     return undefined;
