@@ -6,6 +6,9 @@ import { verify } from 'jsonwebtoken';
 import { Pool } from 'pg';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
+import { loadConfig } from '#common';
+import { dataSourceOptions, initializeAndMigrate } from '#persistence';
+import { MIGRATIONS } from '../libs/persistence/src/migrations';
 import {
   bootTestApp,
   createTestDatabase,
@@ -147,6 +150,29 @@ describe('operations: health, documentation and tooling', () => {
       await pool.end();
       assert.equal(rows[0].count, '1');
     } finally {
+      await database.drop();
+    }
+  });
+});
+
+describe('migrations', () => {
+  it('writers starting at once on an empty database all start, and each migration is applied once', async () => {
+    const database = await createTestDatabase();
+    const options = dataSourceOptions(loadConfig({ DATABASE_URL: database.url, JWT_SECRET: TEST_SECRET }), database.url);
+    const started = await Promise.allSettled(Array.from({ length: 4 }, () => initializeAndMigrate({ ...options, migrationsRun: true })));
+    try {
+      const failures = started.flatMap((result) => (result.status === 'rejected' ? [String(result.reason)] : []));
+      assert.deepEqual(failures, [], 'every writer started');
+      const pool = new Pool({ connectionString: database.url, max: 1 });
+      const { rows } = await pool.query<{ name: string; count: string }>('SELECT name, count(*) FROM migrations GROUP BY name');
+      await pool.end();
+      assert.deepEqual(rows.map((row) => row.name).sort(), MIGRATIONS.map((migration) => migration.name).sort());
+      assert.ok(
+        rows.every((row) => row.count === '1'),
+        'each migration recorded once',
+      );
+    } finally {
+      for (const result of started) if (result.status === 'fulfilled') await result.value.destroy();
       await database.drop();
     }
   });

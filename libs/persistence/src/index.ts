@@ -9,6 +9,7 @@ export * from './database.readiness';
 export * from './embedded-database';
 export * from './event.entity';
 export * from './event.store';
+export * from './migration-runner';
 export * from './persistence.module';
 export * from './receipt-retention';
 export * from './typeorm-batch-receipt.store';

@@ -7,6 +7,7 @@ import { dataSourceOptions, ensureDatabaseExists } from './data-source.options';
 import { DatabaseConnection } from './database-connection';
 import { EmbeddedDatabase } from './embedded-database';
 import { EventStore } from './event.store';
+import { initializeAndMigrate } from './migration-runner';
 import { TypeOrmBatchReceiptStore } from './typeorm-batch-receipt.store';
 import { TypeOrmEventStore } from './typeorm-event.store';
 
@@ -103,6 +104,8 @@ export class PersistenceModule {
           imports: [EmbeddedDatabaseModule],
           inject: [APP_CONFIG, EmbeddedDatabase],
           useFactory: (config: AppConfig, embedded: EmbeddedDatabase) => typeOrmOptions(config, embedded, options),
+          // A writer applies migrations under a lock (several workers may start at once); a reader connects on first use.
+          dataSourceFactory: writer ? (dataSourceOptions) => initializeAndMigrate(dataSourceOptions!) : undefined,
         }),
       ],
       providers: [
