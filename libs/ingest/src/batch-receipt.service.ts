@@ -48,7 +48,7 @@ export class BatchReceiptService {
     if (queued !== undefined) {
       const { job, state } = queued;
       if (job.data.user_id !== userId) return undefined;
-      const receipt = { batch_id: batchId, accepted: job.data.events.length };
+      const receipt = { batch_id: batchId, accepted: job.data.accepted };
       if (state === 'failed') return { ...receipt, status: 'failed' };
       if (state !== 'completed') return { ...receipt, status: 'queued' };
       // Written a moment ago and not removed yet: the row has written_at, which is optional when it cannot be read.

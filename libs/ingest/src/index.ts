@@ -10,5 +10,4 @@ export * from './ingest.module';
 export * from './ingest.producer';
 export * from './validation/constraints';
 export * from './validation/json-shape';
-export * from './validation/rfc3339';
 export * from './validation/text';

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SubjectMatchGuard, SubjectRateLimitGuard } from '#auth';
-import { CountsRejectedEvents, IpRateLimited } from '#common';
+import { CountsRejectedEvents, IpRateLimited, JsonBodyText } from '#common';
 import { ERROR_EXAMPLES, EXAMPLE_BATCH } from './api-examples';
 import { IngestAcceptedDto } from './dto/ingest-accepted.dto';
 import { IngestBatchDto } from './dto/ingest-batch.dto';
@@ -53,8 +53,8 @@ export class IngestController {
     'Retry-After': integerHeader('Seconds until a request is allowed again (at least 1).'),
   })
   @errorResponse(503, 'The queue is unavailable; retry after Retry-After seconds.')
-  async ingest(@Body() batch: IngestBatchDto): Promise<IngestAcceptedDto> {
-    const { batchId, accepted, buffered } = await this.producer.enqueueBatch(batch);
+  async ingest(@Body() batch: IngestBatchDto, @JsonBodyText() text: string): Promise<IngestAcceptedDto> {
+    const { batchId, accepted, buffered } = await this.producer.enqueueBatch(batch, text);
     return { success: true, message: `accepted:${accepted} buffered:${buffered}`, batch_id: batchId };
   }
 }

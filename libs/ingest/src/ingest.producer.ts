@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import {
   ApiError,
   AppConfig,
@@ -9,14 +10,11 @@ import {
   INGEST_BATCH_JOB,
   INGEST_QUEUE,
   IngestBatchJobData,
-  IngestEventPayload,
   InjectConfig,
   InjectRedis,
   Metrics,
 } from '#common';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
-import { randomUuids } from './random-uuids';
-import { parseRfc3339 } from './validation/rfc3339';
 
 export interface EnqueuedBatch {
   batchId: string;
@@ -57,9 +55,16 @@ export class IngestProducer {
     private readonly metrics: Metrics,
   ) {}
 
-  async enqueueBatch(batch: IngestBatchDto, receivedAt = new Date()): Promise<EnqueuedBatch> {
-    const data = toJobData(batch, receivedAt);
-    const count = data.events.length;
+  /** Queues a validated batch; `text` is its body as received, which the job carries (see IngestBatchJobData). */
+  async enqueueBatch(batch: IngestBatchDto, text: string, receivedAt = new Date()): Promise<EnqueuedBatch> {
+    const count = batch.events.length;
+    const data: IngestBatchJobData = {
+      batch_id: randomUUID(),
+      user_id: batch.user_id,
+      accepted: count,
+      received_at: receivedAt.toISOString(),
+      body: text,
+    };
     const counterKey = bufferedEventsKey(this.config.queue.prefix);
     const release = () => this.redis.decrby(counterKey, count).catch(() => undefined);
 
@@ -103,23 +108,4 @@ export class IngestProducer {
       removeOnFail: false,
     } as const;
   }
-}
-
-export function toJobData(batch: IngestBatchDto, receivedAt: Date): IngestBatchJobData {
-  // The batch's id and one for each event that came without one (those that did are the common case only in retries).
-  const uuids = randomUuids(1 + batch.events.length);
-  return {
-    batch_id: uuids[0],
-    user_id: batch.user_id,
-    game_id: batch.game_id,
-    received_at: receivedAt.toISOString(),
-    events: batch.events.map((event, index): IngestEventPayload => ({
-      event_id: event.event_id?.toLowerCase() ?? uuids[1 + index],
-      type: event.type,
-      custom_event_name: event.customEventName ?? null,
-      // Validation has already parsed it; this cannot be undefined here.
-      occurred_at: parseRfc3339(event.timestamp)!.utcIso,
-      customdata: event.customdata ?? null,
-    })),
-  };
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AppConfig, bufferedEventsKey, IngestBatchJobData, InjectConfig, InjectRedis, Metrics } from '#common';
+import { AppConfig, bufferedEventsKey, decodeBatchJob, IngestBatch, IngestBatchJobData, InjectConfig, InjectRedis, Metrics } from '#common';
 import { EventStore } from './event.store';
 
 // Decrements the buffered-events counter once per job, however often the job is delivered.
@@ -27,23 +27,23 @@ export class BatchProcessor {
   ) {}
 
   async process(job: Job<IngestBatchJobData>): Promise<number> {
-    const inserted = await this.write(job.data);
+    const inserted = await this.write(decodeBatchJob(job.data));
     const { prefix } = this.config.queue;
     await this.redis.eval(
       RELEASE_BUFFERED,
       2,
       `${bufferedEventsKey(prefix)}:released:${job.id}`,
       bufferedEventsKey(prefix),
-      job.data.events.length,
+      job.data.accepted,
     );
-    if (inserted < job.data.events.length) {
-      this.logger.debug(`batch ${job.data.batch_id}: ${job.data.events.length - inserted} events were already stored`);
+    if (inserted < job.data.accepted) {
+      this.logger.debug(`batch ${job.data.batch_id}: ${job.data.accepted - inserted} events were already stored`);
     }
     return inserted;
   }
 
   /** The write itself, timed by outcome; a written batch counts its rows and its lag since acceptance. */
-  private async write(batch: IngestBatchJobData): Promise<number> {
+  private async write(batch: IngestBatch): Promise<number> {
     const stopTimer = this.metrics.batchWriteDuration.startTimer();
     let inserted: number;
     try {

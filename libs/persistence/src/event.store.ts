@@ -1,4 +1,4 @@
-import type { IngestBatchJobData } from '#common';
+import type { IngestBatch } from '#common';
 
 /** The persistence port the worker writes through. */
 export abstract class EventStore {
@@ -7,5 +7,5 @@ export abstract class EventStore {
    * its receipt nor the other way round. Events and receipts already stored are skipped: a redelivered job or a
    * client's retried batch is harmless. Resolves to the number of new event rows.
    */
-  abstract insertBatch(batch: IngestBatchJobData): Promise<number>;
+  abstract insertBatch(batch: IngestBatch): Promise<number>;
 }

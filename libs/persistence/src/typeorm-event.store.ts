@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { IngestBatchJobData } from '#common';
+import type { IngestBatch } from '#common';
 import { EventStore } from './event.store';
 
 // One statement per batch whatever its size: each column travels as one array parameter. ON CONFLICT makes a
@@ -33,7 +33,7 @@ export class TypeOrmEventStore extends EventStore {
     super();
   }
 
-  async insertBatch(batch: IngestBatchJobData): Promise<number> {
+  async insertBatch(batch: IngestBatch): Promise<number> {
     const { events } = batch;
     const rows: Array<{ inserted: number }> = await this.dataSource.query(INSERT_BATCH, [
       batch.user_id,

@@ -153,13 +153,14 @@ export function readBody(source: Readable, { coding, limit, contentLength }: Rea
   });
 }
 
-function parseJsonBody(body: Buffer): unknown {
+function parseJsonBody(body: Buffer): { text: string; value: unknown } {
   if (body.length === 0) throw ApiError.invalidPayload([{ field: '', message: 'body is empty' }]);
   // PostgreSQL stores only valid UTF-8; a lossy decode would store replacement characters instead of refusing.
   if (!isUtf8(body)) throw ApiError.invalidPayload([{ field: '', message: 'body is not valid UTF-8' }]);
+  const text = body.toString('utf8');
   try {
     // JSON.parse defines "__proto__" as an own data property, never as the prototype, so it cannot pollute.
-    return JSON.parse(body.toString('utf8')) as unknown;
+    return { text, value: JSON.parse(text) as unknown };
   } catch {
     throw ApiError.invalidPayload([{ field: '', message: 'body is not valid JSON' }]);
   }
@@ -171,6 +172,10 @@ function contentLengthOf(request: FastifyRequest): number | undefined {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The text of a JSON body, as received (decompressed): what was parsed into `body`. */
+    jsonBodyText?: string;
+  }
   interface FastifyContextConfig {
     /** A route whose requests may come without a body and without a content type (Bull Board's actions). */
     playsmartBodyOptional?: boolean;
@@ -199,7 +204,9 @@ export function registerJsonBodyParser(fastify: FastifyInstance, { bodyLimit }: 
     readBody(payload, { coding, limit: bodyLimit, contentLength: contentLengthOf(request) }).then(
       (body) => {
         try {
-          done(null, parseJsonBody(body));
+          const { text, value } = parseJsonBody(body);
+          request.jsonBodyText = text;
+          done(null, value);
         } catch (error) {
           done(error as Error, undefined);
         }

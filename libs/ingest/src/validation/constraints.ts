@@ -8,10 +8,9 @@ import {
   ValidatorConstraint,
   ValidatorConstraintInterface,
 } from 'class-validator';
-import { AppConfig, InjectConfig } from '#common';
+import { AppConfig, InjectConfig, rfc3339EpochMs } from '#common';
 import { eventTypeDefinition } from '../event-types';
 import { describeJsonObjectProblem, JsonShapeLimits } from './json-shape';
-import { rfc3339EpochMs } from './rfc3339';
 import { codePointLength, isStorableText } from './text';
 
 /** A string of `min` to `max` code points that PostgreSQL can store (no U+0000, no unpaired surrogate). */
