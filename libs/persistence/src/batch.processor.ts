@@ -27,17 +27,13 @@ export class BatchProcessor {
   ) {}
 
   async process(job: Job<IngestBatchJobData>): Promise<number> {
-    const inserted = await this.write(decodeBatchJob(job.data));
+    const batch = decodeBatchJob(job.data);
+    const count = batch.events.length;
+    const inserted = await this.write(batch);
     const { prefix } = this.config.queue;
-    await this.redis.eval(
-      RELEASE_BUFFERED,
-      2,
-      `${bufferedEventsKey(prefix)}:released:${job.id}`,
-      bufferedEventsKey(prefix),
-      job.data.accepted,
-    );
-    if (inserted < job.data.accepted) {
-      this.logger.debug(`batch ${job.data.batch_id}: ${job.data.accepted - inserted} events were already stored`);
+    await this.redis.eval(RELEASE_BUFFERED, 2, `${bufferedEventsKey(prefix)}:released:${job.id}`, bufferedEventsKey(prefix), count);
+    if (inserted < count) {
+      this.logger.debug(`batch ${batch.batch_id}: ${count - inserted} events were already stored`);
     }
     return inserted;
   }

@@ -21,7 +21,8 @@ export async function initializeAndMigrate(options: DataSourceOptions): Promise<
       executor.transaction = options.migrationsTransactionMode ?? 'all';
       await executor.executePendingMigrations();
     } finally {
-      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]);
+      // On a broken connection this fails too; the lock goes with the session, and the first error is the one to see.
+      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK]).catch(() => undefined);
     }
   } catch (error) {
     await runner.release();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeBatchJob, derivedEventId } from './batch-job';
+import { decodeBatchJob, derivedEventId, queuedEventCount } from './batch-job';
 import { IngestBatchJobData } from './ingest-queue';
 
 const VERSION_4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -62,6 +62,27 @@ describe('decodeBatchJob', () => {
     const other = decodeBatchJob(jobFor({ user_id: 'u', game_id: 'com.a.b', events })).events.map((event) => event.event_id);
     assert.equal(new Set([...ids, ...other]).size, 400);
     for (const id of ids) assert.match(id, VERSION_4);
+  });
+
+  it('writes a job queued by the previous version, which held the decoded batch, as it is', () => {
+    const batch = {
+      batch_id: randomUUID(),
+      user_id: 'u',
+      game_id: 'com.a.b',
+      received_at: '2026-04-22T14:31:00.000Z',
+      events: [
+        {
+          event_id: randomUUID(),
+          type: 'LevelStarted',
+          custom_event_name: null,
+          occurred_at: '2026-04-22T14:30:00.000Z',
+          customdata: null,
+        },
+      ],
+    };
+    const job = structuredClone(batch) as unknown as IngestBatchJobData;
+    assert.deepEqual(decodeBatchJob(job), batch);
+    assert.equal(queuedEventCount(job), 1);
   });
 
   it('refuses a job whose body does not match its user or count, or does not parse', () => {
