@@ -119,9 +119,24 @@ describe('RateLimiter: token buckets in Redis', () => {
     assert.equal((await sublimiter.consumeForSub(sub)).remaining, 7, 'and comes back full');
   });
 
-  it('keys addresses per client, IPv4-mapped IPv6 as IPv4', async () => {
+  it('keys addresses per client: IPv4-mapped IPv6 as IPv4, IPv6 by its /64', async () => {
     assert.equal(normalizeAddress('::ffff:203.0.113.7'), '203.0.113.7');
-    assert.equal(normalizeAddress('2001:db8::1'), '2001:db8::1');
+    assert.equal(normalizeAddress('203.0.113.7'), '203.0.113.7');
+    for (const address of [
+      '2001:db8:0:1::1',
+      '2001:DB8:0:1:ffff:ffff:ffff:ffff',
+      '2001:0db8:0000:0001:0:0:0:2%eth0',
+      '2001:db8:0:1::10.0.0.1',
+    ]) {
+      assert.equal(normalizeAddress(address), '2001:db8:0:1::/64', address);
+    }
+    assert.equal(normalizeAddress('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(normalizeAddress('::1'), '0:0:0:0::/64');
+    assert.equal(normalizeAddress('fe80::1:2:3:4'), 'fe80:0:0:0::/64');
+    assert.notEqual(normalizeAddress('2001:db8:0:1::1'), normalizeAddress('2001:db8:0:2::1'));
+    // Not an address it can read: keyed as it is rather than lumped with others.
+    assert.equal(normalizeAddress('2001:db8::1::2'), '2001:db8::1::2');
+    assert.equal(normalizeAddress('1:2:3:4:5:6:7:8::9'), '1:2:3:4:5:6:7:8::9');
     const iplimiter = limiterOn(redis, prefix, { RATE_LIMIT_PER_IP_PER_SECOND: '1', RATE_LIMIT_PER_IP_BURST: '1' });
     assert.equal((await iplimiter.consumeForIp('::ffff:198.51.100.9')).allowed, true);
     assert.equal((await iplimiter.consumeForIp('198.51.100.9')).allowed, false);

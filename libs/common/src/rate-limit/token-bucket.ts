@@ -96,9 +96,33 @@ export function rateLimitKey(prefix: string, subject: RateLimitSubject, id: stri
   return `${prefix}:ratelimit:${subject}:${id}`;
 }
 
-/** `::ffff:203.0.113.7` and `203.0.113.7` are one client (dual-stack sockets report IPv4 peers in mapped form). */
+/**
+ * The client a per-address bucket belongs to. `::ffff:203.0.113.7` and `203.0.113.7` are one client (dual-stack sockets
+ * report IPv4 peers in mapped form). An IPv6 client is its /64: a single subscriber is usually given a whole /64
+ * (RFC 6177, https://www.rfc-editor.org/rfc/rfc6177), so keying single addresses would hand it 2^64 buckets.
+ */
 export function normalizeAddress(address: string): string {
-  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return address.slice(7);
+  if (!address.includes(':')) return address;
+  const network = ipv6Network64(address);
+  return network === undefined ? address : `${network}::/64`;
+}
+
+/** The first four groups of an IPv6 address (zone id dropped), lower case and without leading zeros; undefined if malformed. */
+function ipv6Network64(address: string): string | undefined {
+  const [head, tail, extra] = address.replace(/%.*$/, '').toLowerCase().split('::');
+  if (extra !== undefined) return undefined;
+  const groups = head === '' ? [] : head.split(':');
+  if (tail !== undefined) {
+    const after = tail === '' ? [] : tail.split(':');
+    // An embedded IPv4 address (…:1.2.3.4) fills the last two groups.
+    const missing = 8 - groups.length - after.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), 0);
+    if (missing < 1) return undefined;
+    groups.push(...Array<string>(missing).fill('0'), ...after);
+  }
+  const first = groups.slice(0, 4);
+  if (first.length < 4 || !first.every((group) => /^[0-9a-f]{1,4}$/.test(group))) return undefined;
+  return first.map((group) => group.replace(/^0+(?=.)/, '')).join(':');
 }
 
 /** Token buckets in Redis, shared by every gateway instance. */
