@@ -36,4 +36,4 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:${PORT:-3000}/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # SIGTERM drains (SHUTDOWN_TIMEOUT_MS, 10 s by default): give the container a longer stop timeout than that.
-CMD ["node", "--enable-source-maps", "--max-old-space-size=1024", "dist/src/main.js"]
+CMD ["node", "--enable-source-maps", "--max-old-space-size=1536", "dist/src/main.js"]
