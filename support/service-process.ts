@@ -21,7 +21,8 @@ export function startCommand(role: Role): { nodeArgs: string[]; entry: string } 
   return { nodeArgs: words.slice(1, -1), entry: words[words.length - 1] };
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
+/** Resolves once `child` has exited (at once if it already has), to its exit code, or null when a signal ended it. */
+export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { freePort } from '../../support/local-services';
-import { Role, ServiceProcess } from '../../support/service-process';
+import { exited, Role, ServiceProcess } from '../../support/service-process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,11 +12,6 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
     if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
 /** A private redis-server with an append-only file fsynced on every write, so a killed server loses nothing. */
