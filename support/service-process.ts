@@ -89,6 +89,11 @@ export class ServiceProcess {
     return this.output;
   }
 
+  /** Still running: it has neither exited nor been ended by a signal. */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }

@@ -13,8 +13,16 @@ import { bootTestApp, exampleBatch, TestApp, tokenFor } from './support/test-app
 /*
  * Property-based tests of the whole request path (body parser, guards, validation pipe, error filter): whatever
  * arrives, the answer is never a 5xx, never hangs, and is either the 202 shape or the error envelope, with the
- * status the contract predicts where it can be predicted. fast-check prints the seed and the shrunk
- * counterexample of a failure; rerun one with `fc.assert(..., { seed, path })`.
+ * status the contract predicts where it can be predicted. Every property runs through assertProperty, which picks
+ * the seed itself, so that a failure names it even when a generator threw (fast-check lets such errors through with
+ * no report); a failing predicate also names fast-check's path and the shrunk counterexample. To replay one, after
+ * `npx tsc -p tsconfig.json`:
+ *
+ *   PROPERTY_SEED=<seed> PROPERTY_PATH=<path> node --enable-source-maps --test --test-name-pattern='<name>' \
+ *     dist/test/validation.property.e2e-spec.js
+ *
+ * The variables apply to every property that runs, hence the name pattern (a regex: escape the parentheses, e.g.
+ * '\(b\) mutations'). Without PROPERTY_PATH every run of that seed is repeated; with it only the shrunk case is.
  */
 
 const LIMIT = 128 * 1024;
@@ -193,10 +201,13 @@ class RawJson {
   constructor(readonly text: string) {}
 }
 
-/** JSON text for a value that may hold RawJson tokens. Keys are written from own properties, __proto__ included. */
+/**
+ * JSON text for a value that may hold RawJson tokens. Keys are written from own properties, __proto__ included.
+ * Arrays are read by index rather than with their own methods, which an own "constructor" key would break.
+ */
 function toJsonText(value: unknown): string {
   if (value instanceof RawJson) return value.text;
-  if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
+  if (Array.isArray(value)) return `[${Array.from({ length: value.length }, (_, i) => toJsonText(value[i])).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     return `{${Object.entries(value)
       .map(([key, item]) => `${JSON.stringify(key)}:${toJsonText(item)}`)
@@ -323,13 +334,20 @@ type Batch = Record<string, unknown>;
 type Mutation = { describe: string; apply: (body: Batch) => Batch | unknown[] };
 
 /** A shallow copy that keeps every own property, "__proto__" included. */
-function copyOf<T extends object>(value: T): T {
-  return Array.isArray(value) ? ([...value] as T) : (Object.defineProperties({}, Object.getOwnPropertyDescriptors(value)) as T);
+function copyOf(value: object): Record<string, unknown> {
+  return Object.defineProperties({}, Object.getOwnPropertyDescriptors(value));
+}
+
+/** Whether `value` is a JSON object, the only thing a mutation adds keys to or deletes them from. */
+function isJsonObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RawJson);
 }
 
 /**
- * The object a mutation works on: the body, one of its events, or that event's customdata. Events are copied on
- * the way, as generated event lists repeat the same few objects and a change is meant for one event only.
+ * The object a mutation works on: the body, one of its events, or that event's customdata; none when that is not
+ * a JSON object. On an array a key is no JSON member, and keys such as "constructor" or "length" break or throw in
+ * the array's own methods. Events are copied on the way, as generated event lists repeat the same few objects and
+ * a change is meant for one event only.
  */
 function containerOf(body: Batch, where: 'body' | 'event' | 'customdata', index: number): object | undefined {
   if (where === 'body') return body;
@@ -337,14 +355,14 @@ function containerOf(body: Batch, where: 'body' | 'event' | 'customdata', index:
   if (!Array.isArray(list) || list.length === 0) return undefined;
   const at = index % list.length;
   const item: unknown = list[at];
-  if (typeof item !== 'object' || item === null || item instanceof RawJson) return undefined;
+  if (!isJsonObject(item)) return undefined;
   const events = [...(list as unknown[])];
-  const event = copyOf(item) as Record<string, unknown>;
+  const event = copyOf(item);
   events[at] = event;
   body.events = events;
   if (where === 'event') return event;
   const data = event.customdata;
-  if (typeof data !== 'object' || data === null || data instanceof RawJson) return undefined;
+  if (!isJsonObject(data)) return undefined;
   const copy = copyOf(data);
   setOwn(event, 'customdata', copy);
   return copy;
@@ -430,6 +448,28 @@ async function within<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
+/** fc.assert, replayable from PROPERTY_SEED and PROPERTY_PATH, with a report naming both whatever failed. */
+async function assertProperty<Ts>(property: fc.IAsyncProperty<Ts>, params: fc.Parameters<Ts>): Promise<void> {
+  const seed = process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : Date.now() ^ (Math.random() * 0x100000000);
+  assert.ok(Number.isSafeInteger(seed), `PROPERTY_SEED is an integer: ${process.env.PROPERTY_SEED}`);
+  const path = process.env.PROPERTY_PATH || undefined;
+  let details: fc.RunDetails<Ts>;
+  try {
+    details = await fc.check(property, { ...params, seed, path });
+  } catch (error) {
+    // fast-check reports failures of the predicate only; an error thrown while generating or shrinking escapes.
+    throw new Error(
+      `the property threw outside its predicate (in a generator?) with { seed: ${seed}, path: ${JSON.stringify(path ?? null)} }; ` +
+        `replay with PROPERTY_SEED=${seed}${path === undefined ? '' : ` PROPERTY_PATH=${path}`}: ${error instanceof Error ? error.stack : String(error)}`,
+      { cause: error },
+    );
+  }
+  if (details.failed) {
+    const replay = `PROPERTY_SEED=${details.seed} PROPERTY_PATH=${details.counterexamplePath}`;
+    throw new Error(`${fc.defaultReportMessage(details)}\nReplay with ${replay}`, { cause: details.errorInstance });
+  }
+}
+
 /** Counts answers by status, reported at the end of each property so that a run shows what it covered. */
 class Tally {
   private readonly counts = new Map<number, number>();
@@ -476,7 +516,7 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
       fc.dictionary(fieldKey, oddValue, { maxKeys: 6 }).map(toJsonText),
       fc.record({ user_id: fc.oneof(oddString, fc.constant(DEFAULT_SUB)), game_id: oddValue, events: oddValue }).map(toJsonText),
     );
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(anyJson, auth, async (text, how) => check(Buffer.from(text), how, tally)),
       { numRuns: RUNS, includeErrorInReport: true },
     );
@@ -485,12 +525,15 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
 
   it('(b) mutations of the API example: fields dropped, replaced, added, retyped, huge, deep, odd text, 0 to 250 events', async (t) => {
     const tally = new Tally();
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(mutatedExample, auth, async ({ bytes }, how) => check(bytes, how, tally)),
       { numRuns: RUNS + 100, includeErrorInReport: true },
     );
     tally.report(t);
-    assert.ok(tally.has(202) && tally.has(400) && tally.has(403) && tally.has(401), 'the mutations reach every outcome');
+    // A replayed path is a single case, which cannot reach every outcome.
+    if (process.env.PROPERTY_PATH === undefined) {
+      assert.ok(tally.has(202) && tally.has(400) && tally.has(403) && tally.has(401), 'the mutations reach every outcome');
+    }
   });
 
   it('(c) random bytes as the body', async (t) => {
@@ -502,7 +545,7 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
       // Around the size limit: pseudo-random bytes from a seed, as generating 128 KiB byte by byte is slow.
       fc.tuple(fc.integer({ min: LIMIT - 16, max: LIMIT + 16 }), fc.integer()).map(([length, seed]) => pseudoRandomBytes(length, seed)),
     );
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(bytes, auth, async (body, how) => check(Buffer.from(body), how, tally)),
       { numRuns: RUNS, includeErrorInReport: true },
     );
@@ -574,7 +617,7 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
     it('never a 5xx, always the envelope, and 415 / 401 / 403 exactly when the headers say so', async (t) => {
       const tally = new Tally();
       const userId = fc.constantFrom(DEFAULT_SUB, 'player-9', 'é-player');
-      await fc.assert(
+      await assertProperty(
         fc.asyncProperty(userId, contentType, authorization, encoding, extraHeaders, async (user, type, auth, coding, extra) => {
           const json = Buffer.from(JSON.stringify(exampleBatch(user)));
           const value =
@@ -628,7 +671,7 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
         .uint8Array({ maxLength: 40 })
         .map((bytes) => Buffer.from(bytes.filter((b) => b !== 0x0d && b !== 0x0a)).toString('latin1'));
       const headers = fc.array(fc.tuple(headerName, headerValue), { maxLength: 3 });
-      await fc.assert(
+      await assertProperty(
         fc.asyncProperty(headers, async (lines) => {
           const head = [
             'POST /ingest/events HTTP/1.1',

@@ -21,8 +21,9 @@ export class PrivateRedis {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  /** On a free port, or on `port` (one a service was told to use before Redis was there). */
+  static async start(port?: number): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port ?? (await freePort()));
     await redis.restart();
     return redis;
   }
@@ -83,14 +84,63 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /**
- * A TCP proxy that a test can cut (refusing and dropping every connection) and restore on the same port, or make
- * slow: from a matching chunk on, what that connection's client sends is held back until release().
+ * How a TcpProxy breaks the link: `refuse` stops listening and closes every connection (a server that is down);
+ * `reset` answers every connection, open or new, with a TCP RST; `blackhole` keeps connections open and delivers
+ * nothing either way until healed (a partition, a stuck load balancer, a paused VM), then delivers what it held, as
+ * TCP's retransmissions would; `{ delayMs }` delivers everything that much later, in order.
+ */
+export type ProxyFault = 'refuse' | 'reset' | 'blackhole' | { delayMs: number };
+
+export function describeFault(fault: ProxyFault): string {
+  return typeof fault === 'string' ? fault : `${fault.delayMs} ms of added latency`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One direction of a proxied connection: forwards chunks in order, now, later, or once released. */
+class Direction {
+  private readonly held: Buffer[] = [];
+  private sending = Promise.resolve();
+
+  constructor(private readonly to: Socket) {}
+
+  send(chunk: Buffer, fault: ProxyFault | undefined, hold = false): void {
+    if (hold || fault === 'blackhole' || this.held.length > 0) {
+      this.held.push(chunk);
+      return;
+    }
+    const at = Date.now() + (typeof fault === 'object' ? fault.delayMs : 0);
+    // Chained, so that a chunk never overtakes one sent before it with a delay.
+    this.sending = this.sending.then(async () => {
+      if (at > Date.now()) await sleep(at - Date.now());
+      if (!this.to.destroyed) this.to.write(chunk);
+    });
+  }
+
+  /** Sends what was held, in order, under `fault`. */
+  flush(fault: ProxyFault | undefined): void {
+    for (const chunk of this.held.splice(0)) this.send(chunk, fault);
+  }
+}
+
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  toUpstream: Direction;
+  toClient: Direction;
+  /** The client's traffic is held from a chunk holdWhen() matched until release(). */
+  holding: boolean;
+}
+
+/**
+ * A TCP proxy in front of a real service, which a test breaks (ProxyFault) and heals on the same port, or makes hold
+ * back one command: from a matching chunk on, what that connection's client sends is held until release().
  */
 export class TcpProxy {
   private server?: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly links = new Set<Link>();
+  private fault?: ProxyFault;
   private holdMatcher?: (chunk: Buffer) => boolean;
-  private readonly held = new Map<Socket, Buffer[]>();
 
   private constructor(
     readonly port: number,
@@ -99,32 +149,31 @@ export class TcpProxy {
 
   static async start(targetPort: number): Promise<TcpProxy> {
     const proxy = new TcpProxy(await freePort(), targetPort);
-    await proxy.restore();
+    await proxy.listen();
     return proxy;
   }
 
-  async restore(): Promise<void> {
-    if (this.server !== undefined) return;
-    const server = createServer((client) => {
-      const upstream = new Socket();
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
-      }
-      upstream.connect(this.targetPort, '127.0.0.1');
-      client.on('data', (chunk: Buffer) => {
-        const held = this.held.get(upstream);
-        if (held !== undefined) held.push(chunk);
-        else if (this.holdMatcher?.(chunk) === true) this.held.set(upstream, [chunk]);
-        else upstream.write(chunk);
-      });
-      upstream.pipe(client);
-      client.once('close', () => upstream.destroy());
-      upstream.once('close', () => client.destroy());
-    });
-    this.server = server;
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+  /** Breaks the link, for the connections open now and those made until heal(). */
+  async break(fault: ProxyFault): Promise<void> {
+    this.fault = fault;
+    if (fault === 'refuse') {
+      const server = this.server;
+      this.server = undefined;
+      for (const link of this.links) this.drop(link);
+      if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    } else if (fault === 'reset') {
+      for (const link of this.links) this.drop(link, true);
+    }
+  }
+
+  /** Mends the link: listens again if it refused, and delivers what a blackhole held. */
+  async heal(): Promise<void> {
+    this.fault = undefined;
+    await this.listen();
+    for (const link of this.links) {
+      link.toUpstream.flush(undefined);
+      link.toClient.flush(undefined);
+    }
   }
 
   /** Holds back each connection's traffic to the target from the first chunk `matches` accepts. */
@@ -135,15 +184,55 @@ export class TcpProxy {
   /** Sends everything held back, in order, and stops holding. */
   release(): void {
     this.holdMatcher = undefined;
-    for (const [upstream, chunks] of this.held) for (const chunk of chunks) upstream.write(chunk);
-    this.held.clear();
+    for (const link of this.links) {
+      link.holding = false;
+      link.toUpstream.flush(this.fault);
+    }
   }
 
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  /** Refuses and closes everything (as break('refuse')); restore() listens again. */
+  cut(): Promise<void> {
+    return this.break('refuse');
+  }
+
+  restore(): Promise<void> {
+    return this.heal();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.server !== undefined) return;
+    const server = createServer((client) => this.accept(client));
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  private accept(client: Socket): void {
+    const upstream = new Socket();
+    const link: Link = { client, upstream, toUpstream: new Direction(upstream), toClient: new Direction(client), holding: false };
+    this.links.add(link);
+    for (const socket of [client, upstream]) socket.on('error', () => socket.destroy());
+    client.once('close', () => {
+      upstream.destroy();
+      this.links.delete(link);
+    });
+    upstream.once('close', () => client.destroy());
+    if (this.fault === 'reset') {
+      this.drop(link, true);
+      return;
+    }
+    upstream.connect(this.targetPort, '127.0.0.1');
+    client.on('data', (chunk: Buffer) => {
+      if (!link.holding && this.holdMatcher?.(chunk) === true) link.holding = true;
+      link.toUpstream.send(chunk, this.fault, link.holding);
+    });
+    upstream.on('data', (chunk: Buffer) => link.toClient.send(chunk, this.fault));
+  }
+
+  private drop(link: Link, reset = false): void {
+    if (reset) link.client.resetAndDestroy();
+    else link.client.destroy();
+    link.upstream.destroy();
+    this.links.delete(link);
   }
 }
 
@@ -156,4 +245,4 @@ export function startService(role: Role, env: Record<string, string>): Promise<S
   );
 }
 
-export { ServiceProcess };
+export { freePort, ServiceProcess };

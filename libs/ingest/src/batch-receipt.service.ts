@@ -1,21 +1,14 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { ApiError, INGEST_QUEUE, IngestBatchJobData, queuedEventCount } from '#common';
+import { ApiError, INGEST_QUEUE, IngestBatchJobData, queuedEventCount, withDeadline } from '#common';
 import { BatchReceiptStore, StoredBatchReceipt } from '#persistence';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 
-// Redis and PostgreSQL are local: an answer slower than this means one is down or overloaded.
-const LOOKUP_DEADLINE_MS = 2000;
+// Redis and PostgreSQL are local: an answer slower than this means one is down or overloaded. The two lookups together
+// stay under the 2 s within which a client gets its answer, 503 included.
+const LOOKUP_DEADLINE_MS = 800;
 const RETRY_AFTER_SECONDS = 5;
-
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from ${what} within ${LOOKUP_DEADLINE_MS} ms`)), LOOKUP_DEADLINE_MS);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -75,14 +68,17 @@ export class BatchReceiptService {
 
   /** The batch's job and its state, or undefined once it is gone from the queue (written, or removed by an operator). */
   private async queuedJob(batchId: string): Promise<{ job: Job<IngestBatchJobData>; state: string } | undefined> {
-    const job = await within(this.queue.getJob(batchId), 'Redis');
-    if (!job) return undefined;
-    const state = await within(job.getState(), 'Redis');
-    // 'unknown': removed between the two calls, which is what a completed job does.
-    return state === 'unknown' ? undefined : { job, state };
+    const lookup = async () => {
+      const job = await this.queue.getJob(batchId);
+      if (!job) return undefined;
+      const state = await job.getState();
+      // 'unknown': removed between the two calls, which is what a completed job does.
+      return state === 'unknown' ? undefined : { job, state };
+    };
+    return withDeadline(lookup(), LOOKUP_DEADLINE_MS, 'Redis');
   }
 
   private storedReceipt(batchId: string, userId: string): Promise<StoredBatchReceipt | undefined> {
-    return within(this.store.find(batchId, userId), 'PostgreSQL');
+    return withDeadline(this.store.find(batchId, userId), LOOKUP_DEADLINE_MS, 'PostgreSQL');
   }
 }

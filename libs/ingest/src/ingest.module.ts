@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
-import { APP_CONFIG, AppConfig, fastFailRedisOptions, INGEST_QUEUE } from '#common';
+import { APP_CONFIG, AppConfig, BufferedEvents, fastFailRedisOptions, INGEST_QUEUE } from '#common';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
 import { IngestController } from './ingest.controller';
@@ -21,7 +21,7 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
     BullModule.registerQueue({ name: INGEST_QUEUE }),
   ],
   controllers: [IngestController, BatchesController],
-  providers: [IngestProducer, BatchReceiptService, TimestampConstraint, CustomdataConstraint],
+  providers: [IngestProducer, BufferedEvents, BatchReceiptService, TimestampConstraint, CustomdataConstraint],
 })
 export class IngestModule implements OnModuleInit {
   constructor(

@@ -6,13 +6,16 @@ import { randomUUID } from 'node:crypto';
 import {
   ApiError,
   AppConfig,
-  bufferedEventsKey,
+  BufferedEvents,
+  DeadlineExceeded,
   INGEST_BATCH_JOB,
   INGEST_QUEUE,
   IngestBatchJobData,
   InjectConfig,
   InjectRedis,
   Metrics,
+  OutageLog,
+  withDeadline,
 } from '#common';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 
@@ -24,36 +27,32 @@ export interface EnqueuedBatch {
 }
 
 // Redis is local to the gateway: an answer slower than this means it is down or overloaded.
-const REDIS_DEADLINE_MS = 1500;
+export const REDIS_DEADLINE_MS = 1500;
 const RETRY_AFTER_SECONDS = 5;
 
-class DeadlineExceeded extends Error {}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded(`no answer from Redis within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** What to do when a Redis operation fails, or completes after its deadline, when the client has had its 503. */
-interface Settlement {
-  failed?: () => Promise<unknown>;
-  succeededLate?: () => Promise<unknown>;
-}
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. */
 @Injectable()
 export class IngestProducer {
   private readonly logger = new Logger(IngestProducer.name);
+  private readonly refusals = new OutageLog(this.logger, 'Redis is failing, batches are refused with 503 queue_unavailable');
+  private readonly releaseFailures = new OutageLog(
+    this.logger,
+    'releasing refused batches from the buffered counter failed; it may stay too high until reconciled (docs/operations.md)',
+    'error',
+  );
 
   constructor(
     @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
     @InjectRedis() private readonly redis: Redis,
     @InjectConfig() private readonly config: AppConfig,
     private readonly metrics: Metrics,
-  ) {}
+    private readonly buffered: BufferedEvents,
+  ) {
+    // Without a listener BullMQ prints each connection error; the shared Redis client's log already reports an outage.
+    queue.on('error', (error) => this.logger.debug(`queue connection: ${error.message}`));
+  }
 
   /** Queues a validated batch; `text` is its body as received, which the job carries (see IngestBatchJobData). */
   async enqueueBatch(batch: IngestBatchDto, text: string, receivedAt = new Date()): Promise<EnqueuedBatch> {
@@ -64,37 +63,50 @@ export class IngestProducer {
       accepted: count,
       received_at: receivedAt.toISOString(),
       body: text,
+      reserved: true,
     };
-    const counterKey = bufferedEventsKey(this.config.queue.prefix);
-    const release = () => this.redis.decrby(counterKey, count).catch(() => undefined);
+    // Nothing is sent while the connection is down: no command, nothing to take back.
+    if (this.redis.status !== 'ready') this.refuse(new Error(`Redis connection ${this.redis.status}`));
+    const release = () => this.release(data.batch_id, count);
 
-    // Counted before the job exists, so the worker's decrement can never run first. An increment that lands after
-    // its deadline is taken back, or the counter would drift up with events that were never queued.
-    const buffered = await this.redisCall(this.redis.incrby(counterKey, count), { succeededLate: release });
-    if (buffered > this.config.queue.bufferMaxEvents) {
-      await release();
-      this.logger.warn(`batch refused: ${buffered - count} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`);
+    // Reserved before the job exists, so the worker's release can never run first. A reservation whose answer was
+    // lost or late is taken back whatever became of it: releasing a batch never reserved is a no-op.
+    const reservation = await this.redisCall(this.buffered.reserve(data.batch_id, count), release, release);
+    if (!reservation.accepted) {
+      this.logger.warn(`batch refused: ${reservation.buffered} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`);
       throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
     }
-    // A job added after its deadline stays counted: the worker writes it and decrements as usual.
-    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), { failed: release });
+    // A job added after its deadline stays counted: the worker writes it and releases it as usual.
+    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), release);
+    this.refusals.recovered();
     this.metrics.eventsAccepted.inc(count);
-    return { batchId: data.batch_id, accepted: count, buffered: Math.max(buffered, count) };
+    return { batchId: data.batch_id, accepted: count, buffered: Math.max(reservation.buffered, count) };
   }
 
-  /** A Redis operation bounded in time; any failure is a 503 the client can retry. */
-  private async redisCall<T>(operation: Promise<T>, settle: Settlement): Promise<T> {
+  /**
+   * A Redis operation bounded in time; any failure is a 503 the client can retry. `onFailure` runs when it fails, in
+   * time or after its deadline; `onLateSuccess` when it succeeds after the client has had its 503.
+   */
+  private async redisCall<T>(operation: Promise<T>, onFailure: () => void, onLateSuccess?: () => void): Promise<T> {
     try {
-      return await within(operation, REDIS_DEADLINE_MS);
+      return await withDeadline(operation, REDIS_DEADLINE_MS, 'Redis', { succeeded: onLateSuccess, failed: onFailure });
     } catch (error) {
-      if (error instanceof DeadlineExceeded) {
-        void operation.then(settle.succeededLate, settle.failed);
-      } else {
-        await settle.failed?.();
-      }
-      this.logger.warn(`batch not queued: ${error instanceof Error ? error.message : String(error)}`);
-      throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
+      if (!(error instanceof DeadlineExceeded)) onFailure();
+      return this.refuse(error);
     }
+  }
+
+  private refuse(cause: unknown): never {
+    this.refusals.failed(cause);
+    throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
+  }
+
+  /** Takes a batch's events out of the buffered counter; a release that fails is logged and counted, never thrown. */
+  private release(batchId: string, count: number): void {
+    void this.buffered.release(batchId, count).then(
+      () => this.releaseFailures.recovered(),
+      (error: unknown) => this.releaseFailures.failed(new Error(`batch ${batchId} (${count} events): ${message(error)}`)),
+    );
   }
 
   private jobOptions(batchId: string) {

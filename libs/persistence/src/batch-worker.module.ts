@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BufferedEvents } from '#common';
 import { BatchProcessor } from './batch.processor';
 import { BatchWorker } from './batch.worker';
 import { DatabaseReadiness } from './database.readiness';
@@ -9,6 +10,6 @@ import { ReceiptRetention } from './receipt-retention';
  * runs (the all-in-one app and apps/worker), next to `PersistenceModule.forRoot({ role: 'writer' })`.
  */
 @Module({
-  providers: [BatchProcessor, BatchWorker, DatabaseReadiness, ReceiptRetention],
+  providers: [BatchProcessor, BatchWorker, BufferedEvents, DatabaseReadiness, ReceiptRetention],
 })
 export class BatchWorkerModule {}

@@ -1,19 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { AppConfig, bufferedEventsKey, decodeBatchJob, IngestBatch, IngestBatchJobData, InjectConfig, InjectRedis, Metrics } from '#common';
+import { BufferedEvents, decodeBatchJob, IngestBatch, IngestBatchJobData, Metrics } from '#common';
+import { DatabaseUnavailable } from './database-connection';
+import { isDatabaseUnreachable } from './database-errors';
 import { EventStore } from './event.store';
 
-// Decrements the buffered-events counter once per job, however often the job is delivered.
-const RELEASE_BUFFERED = `
-  if redis.call('SET', KEYS[1], '1', 'NX', 'EX', 604800) then
-    return redis.call('DECRBY', KEYS[2], ARGV[1])
-  end
-  return false`;
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
- * Writes one queued batch. Errors propagate so that BullMQ retries the job with backoff and keeps it once
- * its attempts are spent; nothing here swallows a failure.
+ * Writes one queued batch, then releases its events from the buffered counter: once per batch however often the job
+ * is delivered (BufferedEvents). Errors propagate so that BullMQ retries the job with backoff and keeps it once its
+ * attempts are spent; nothing here swallows a failure. A release that fails fails the job too: its retry finds the
+ * rows stored (a no-op) and releases again.
  */
 @Injectable()
 export class BatchProcessor {
@@ -21,8 +19,7 @@ export class BatchProcessor {
 
   constructor(
     private readonly store: EventStore,
-    @InjectRedis() private readonly redis: Redis,
-    @InjectConfig() private readonly config: AppConfig,
+    private readonly buffered: BufferedEvents,
     private readonly metrics: Metrics,
   ) {}
 
@@ -30,8 +27,8 @@ export class BatchProcessor {
     const batch = decodeBatchJob(job.data);
     const count = batch.events.length;
     const inserted = await this.write(batch);
-    const { prefix } = this.config.queue;
-    await this.redis.eval(RELEASE_BUFFERED, 2, `${bufferedEventsKey(prefix)}:released:${job.id}`, bufferedEventsKey(prefix), count);
+    // Jobs queued before reservations existed were counted by a plain INCRBY.
+    await this.buffered.release(batch.batch_id, count, job.data.reserved !== true);
     if (inserted < count) {
       this.logger.debug(`batch ${batch.batch_id}: ${count - inserted} events were already stored`);
     }
@@ -46,6 +43,8 @@ export class BatchProcessor {
       inserted = await this.store.insertBatch(batch);
     } catch (error) {
       stopTimer({ outcome: 'failed' });
+      // Waited out by the worker without spending an attempt; any other failure is the batch's own.
+      if (isDatabaseUnreachable(error)) throw new DatabaseUnavailable(`PostgreSQL unreachable: ${message(error)}`, { cause: error });
       throw error;
     }
     stopTimer({ outcome: 'written' });

@@ -1,31 +1,64 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Worker } from 'bullmq';
-import { AppConfig, INGEST_QUEUE, IngestBatchJobData, InjectConfig, retryWindowMs, workerRedisOptions } from '#common';
+import { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  AppConfig,
+  INGEST_QUEUE,
+  IngestBatchJobData,
+  InjectConfig,
+  InjectRedis,
+  OutageLog,
+  retryWindowMs,
+  workerRedisOptions,
+} from '#common';
 import { BatchProcessor } from './batch.processor';
+import { DatabaseConnection, DatabaseUnavailable } from './database-connection';
+
+// While PostgreSQL cannot be reached, the queue waits this long between tries, doubling up to the maximum: a database
+// that comes back is written to again within a few seconds.
+const PAUSE_MIN_MS = 500;
+const PAUSE_MAX_MS = 4000;
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
- * Runs the BullMQ worker for the ingest queue. It is created here rather than through @Processor so that its
- * connection retries forever (maxRetriesPerRequest: null) while the producer's fails fast.
+ * Runs the BullMQ worker for the ingest queue, once the database is connected and migrated. It is created here rather
+ * than through @Processor so that its connection retries forever (maxRetriesPerRequest: null) while the producer's
+ * fails fast.
+ *
+ * A job that fails because PostgreSQL cannot be reached goes back to the queue without spending an attempt, and the
+ * queue pauses (BullMQ's manual rate limit, https://docs.bullmq.io/guide/rate-limiting#manual-rate-limit) and tries
+ * again: an outage of any length delays writes and fails no batch. Every other failure spends an attempt, and a batch
+ * whose attempts are spent is kept as failed.
  */
 @Injectable()
 export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BatchWorker.name);
+  private readonly outage = new OutageLog(
+    this.logger,
+    'PostgreSQL unreachable, writes paused (batches wait in the queue, no attempt spent)',
+  );
   private worker?: Worker<IngestBatchJobData, number>;
+  private pauseMs = PAUSE_MIN_MS;
+  private closing = false;
 
   constructor(
     private readonly processor: BatchProcessor,
+    private readonly connection: DatabaseConnection,
     @InjectConfig() private readonly config: AppConfig,
+    @InjectRedis() private readonly redis: Redis,
   ) {}
 
   onApplicationBootstrap(): void {
     const { redisUrl, prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
-    const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.processor.process(job), {
+    const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.process(job), {
       connection: workerRedisOptions(redisUrl),
       prefix,
       concurrency: workerConcurrency,
       // A job whose worker was killed is taken up again once its lock lapses.
       lockDuration: workerLockDurationMs,
       stalledInterval: workerLockDurationMs,
+      autorun: false,
     });
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
@@ -34,14 +67,43 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${error.message}`,
       );
     });
-    worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
+    // Mostly a Redis connection that keeps failing: said once, then a reminder a minute.
+    const errors = new OutageLog(this.logger, 'the queue worker is failing', 'error');
+    worker.on('error', (error) => errors.failed(error));
+    worker.on('ready', () => errors.recovered());
     this.worker = worker;
-    const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
-    this.logger.log(`writing batches, ${workerConcurrency} at a time; a failing batch is retried for about ${window} min`);
+    void this.connection.whenReady().then(() => {
+      if (this.closing) return;
+      const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
+      this.logger.log(`writing batches, ${workerConcurrency} at a time; a failing batch is retried for about ${window} min`);
+      return worker.run().catch((error: unknown) => this.logger.error(`worker stopped: ${message(error)}`));
+    });
   }
 
-  /** Runs before the database pool and Redis clients close: the active jobs finish, jobs not started stay queued. */
+  /**
+   * Runs before the database pool and Redis clients close: the active jobs finish, jobs not started stay queued. While
+   * Redis cannot be reached no job can finish, and close() would wait for the connection forever: it is left to the
+   * process's exit, and the jobs' locks lapse in Redis.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    this.closing = true;
+    const closed = this.worker?.close();
+    if (this.redis.status === 'ready') await closed;
+    else closed?.catch(() => undefined);
+  }
+
+  private async process(job: Job<IngestBatchJobData>): Promise<number> {
+    try {
+      const written = await this.processor.process(job);
+      this.pauseMs = PAUSE_MIN_MS;
+      this.outage.recovered();
+      return written;
+    } catch (error) {
+      if (!(error instanceof DatabaseUnavailable) || this.worker === undefined) throw error;
+      this.outage.failed(error);
+      await this.worker.rateLimit(this.pauseMs);
+      this.pauseMs = Math.min(this.pauseMs * 2, PAUSE_MAX_MS);
+      throw Worker.RateLimitError();
+    }
   }
 }

@@ -42,6 +42,9 @@ export async function ensureDatabaseExists(config: AppConfig): Promise<void> {
   const admin = new URL(target);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  // A connection lost between queries is emitted as 'error', which would end the process without a listener; the
+  // query in flight fails on its own.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

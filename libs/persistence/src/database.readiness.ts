@@ -1,20 +1,19 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { ReadinessChecks } from '#common';
+import { DatabaseConnection } from './database-connection';
 
-/** Adds `database` to GET /health/ready in the processes that write batches. */
+/** Adds `database` to GET /health/ready in the processes that write batches: connected, migrated and answering. */
 @Injectable()
 export class DatabaseReadiness implements OnModuleInit {
   constructor(
     private readonly readiness: ReadinessChecks,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly connection: DatabaseConnection,
   ) {}
 
   onModuleInit(): void {
     this.readiness.add('database', async () => {
-      if (!this.dataSource.isInitialized) throw new Error('not connected');
-      await this.dataSource.query('SELECT 1');
+      const dataSource = await this.connection.get();
+      await dataSource.query('SELECT 1');
     });
   }
 }

@@ -4,17 +4,17 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '#common';
 import { BatchReceiptStore } from './batch-receipt.store';
 import { dataSourceOptions, ensureDatabaseExists } from './data-source.options';
-import { DatabaseConnection } from './database-connection';
+import { DATABASE_CONNECTION_OPTIONS, DatabaseConnection, DatabaseConnectionOptions } from './database-connection';
 import { EmbeddedDatabase } from './embedded-database';
 import { EventStore } from './event.store';
-import { initializeAndMigrate } from './migration-runner';
 import { TypeOrmBatchReceiptStore } from './typeorm-batch-receipt.store';
 import { TypeOrmEventStore } from './typeorm-event.store';
 
 /**
  * How a process uses PostgreSQL.
- * - `writer` (the worker, the all-in-one service): owns the schema. Start-up waits for the database, creates it
- *   outside production and applies pending migrations (unless DB_MIGRATIONS_RUN=false).
+ * - `writer` (the worker, the all-in-one service): owns the schema. At start-up it connects, creates the database
+ *   outside production and applies pending migrations (unless DB_MIGRATIONS_RUN=false); while the database cannot be
+ *   reached it starts all the same, not ready, and keeps trying (DatabaseConnection).
  * - `reader` (the gateway): reads receipts only. It never creates or migrates the database and does not connect at
  *   start-up: the first query does, so the gateway starts and keeps accepting events while PostgreSQL is down.
  */
@@ -52,6 +52,11 @@ class EmbeddedDatabaseCloser implements OnApplicationShutdown {
   }
 }
 
+/**
+ * TypeORM's options, and how DatabaseConnection connects. TypeOrmModule never connects itself (manualInitialization):
+ * DatabaseConnection does, at start-up for a writer (retrying while the database cannot be reached) and on first use
+ * for a reader.
+ */
 async function typeOrmOptions(config: AppConfig, embedded: EmbeddedDatabase, options: PersistenceOptions): Promise<TypeOrmModuleOptions> {
   const logger = new Logger('Persistence');
   const writer = options.role === 'writer';
@@ -69,21 +74,29 @@ async function typeOrmOptions(config: AppConfig, embedded: EmbeddedDatabase, opt
     return {
       // One connection, kept open: PGlite is a single backend (see EmbeddedDatabase).
       ...dataSourceOptions(config, url, { max: 1, idleTimeoutMillis: 0 }),
-      // Nobody else can migrate it (the TypeORM CLI cannot reach it), so DB_MIGRATIONS_RUN does not apply.
-      migrationsRun: true,
-      // It runs in this process: a failure is not one that waiting would cure.
-      toRetry: () => false,
+      migrationsRun: false,
+      manualInitialization: true,
     };
   }
 
-  if (writer) await ensureDatabaseExists(config);
   const { hostname, port, pathname } = new URL(database.url);
   logger.log(`database: postgres ${hostname}:${port || 5432}${pathname}${writer ? '' : ' (receipts, connected on first use)'}`);
-  const typeOrm = dataSourceOptions(config, database.url);
-  return writer
-    ? typeOrm
-    : // TypeOrmModule skips initialize() with manualInitialization: DatabaseConnection connects on first use.
-      { ...typeOrm, migrationsRun: false, manualInitialization: true };
+  return { ...dataSourceOptions(config, database.url), migrationsRun: false, manualInitialization: true };
+}
+
+function connectionOptions(config: AppConfig, options: PersistenceOptions): DatabaseConnectionOptions {
+  const { database } = config;
+  if (database.embedded !== undefined) {
+    // Nobody else can migrate it (the TypeORM CLI cannot reach it), so DB_MIGRATIONS_RUN does not apply.
+    return { role: options.role, migrate: true, describe: `embedded at ${database.embedded.dir}` };
+  }
+  const { hostname, port, pathname } = new URL(database.url);
+  return {
+    role: options.role,
+    migrate: options.role === 'writer' && database.migrationsRun,
+    prepare: () => ensureDatabaseExists(config),
+    describe: `${hostname}:${port || 5432}${pathname}`,
+  };
 }
 
 /**
@@ -104,17 +117,20 @@ export class PersistenceModule {
           imports: [EmbeddedDatabaseModule],
           inject: [APP_CONFIG, EmbeddedDatabase],
           useFactory: (config: AppConfig, embedded: EmbeddedDatabase) => typeOrmOptions(config, embedded, options),
-          // A writer applies migrations under a lock (several workers may start at once); a reader connects on first use.
-          dataSourceFactory: writer ? (dataSourceOptions) => initializeAndMigrate(dataSourceOptions!) : undefined,
         }),
       ],
       providers: [
+        {
+          provide: DATABASE_CONNECTION_OPTIONS,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => connectionOptions(config, options),
+        },
         DatabaseConnection,
         EmbeddedDatabaseCloser,
         { provide: BatchReceiptStore, useClass: TypeOrmBatchReceiptStore },
         ...(writer ? [{ provide: EventStore, useClass: TypeOrmEventStore }] : []),
       ],
-      exports: [BatchReceiptStore, ...(writer ? [EventStore] : [])],
+      exports: [DatabaseConnection, BatchReceiptStore, ...(writer ? [EventStore] : [])],
     };
   }
 }

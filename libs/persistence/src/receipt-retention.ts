@@ -1,11 +1,12 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig, InjectConfig } from '#common';
 import { BatchReceiptStore } from './batch-receipt.store';
+import { DatabaseConnection } from './database-connection';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
- * Deletes receipts older than RECEIPT_RETENTION_SECONDS: at start-up, then hourly. Every worker sweeps; the deletes
+ * Deletes receipts older than RECEIPT_RETENTION_SECONDS: once the database is connected, then hourly. Every worker sweeps; the deletes
  * are idempotent. A failed sweep is logged and tried again at the next one. (Receipts of failed batches are their
  * BullMQ jobs, which are kept until an operator retries or removes them.)
  */
@@ -14,18 +15,24 @@ export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicati
   private readonly logger = new Logger(ReceiptRetention.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  private stopped = false;
 
   constructor(
     private readonly receipts: BatchReceiptStore,
+    private readonly connection: DatabaseConnection,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.sweepInBackground();
-    this.timer = setInterval(() => this.sweepInBackground(), SWEEP_INTERVAL_MS).unref();
+    void this.connection.whenReady().then(() => {
+      if (this.stopped) return;
+      this.sweepInBackground();
+      this.timer = setInterval(() => this.sweepInBackground(), SWEEP_INTERVAL_MS).unref();
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.running;
   }

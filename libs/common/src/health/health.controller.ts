@@ -4,21 +4,14 @@ import type { Redis } from 'ioredis';
 import { ApiError } from '../errors/api-error';
 import { Public } from '../http/public.decorator';
 import { InjectRedis } from '../queue/redis-client.module';
+import { withDeadline } from '../time/deadline';
 import { ReadinessChecks } from './readiness-checks';
 
 const CHECK_TIMEOUT_MS = 1000;
 
-function withTimeout<T>(promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
   try {
-    await withTimeout(check());
+    await withDeadline(check(), CHECK_TIMEOUT_MS, 'dependency');
     return 'up';
   } catch {
     return 'down';

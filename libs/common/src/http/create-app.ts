@@ -88,18 +88,27 @@ export function loadConfigOrExit(): AppConfig {
   }
 }
 
+/**
+ * Creates, configures and starts an application, as every main.ts does. Never rejects (its callers do not wait for
+ * it): a failure to start is written to stderr and ends the process with status 1.
+ */
 export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit();
-  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
-    logger: new PinoLoggerService(createPinoLogger(config, name)),
-    // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
-    bodyParser: false,
-  });
-  configureApp(app, options);
-  installGracefulShutdown(app, config.shutdownTimeoutMs);
-  await app.listen(config.port, config.host);
-  new Logger(name).log(
-    `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,
-  );
-  return app;
+  try {
+    const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
+      logger: new PinoLoggerService(createPinoLogger(config, name)),
+      // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
+      bodyParser: false,
+    });
+    configureApp(app, options);
+    installGracefulShutdown(app, config.shutdownTimeoutMs);
+    await app.listen(config.port, config.host);
+    new Logger(name).log(
+      `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,
+    );
+    return app;
+  } catch (error) {
+    process.stderr.write(`${name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
 }

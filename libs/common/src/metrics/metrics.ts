@@ -109,6 +109,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly bufferedReleaseFailures = new Counter({
+    name: `${METRICS_PREFIX}buffered_release_failures_total`,
+    help:
+      "Releases of the buffered-events counter that failed. A gateway's failed release leaves the counter too high until " +
+      "reconciled (docs/operations.md); a worker's fails its job, whose retry releases again.",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
   }

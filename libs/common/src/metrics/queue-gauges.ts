@@ -6,6 +6,7 @@ import { InjectConfig } from '../config/config.module';
 import { IngestQueueMonitor } from '../queue/ingest-queue-monitor';
 import { bufferedEventsKey, INGEST_QUEUE } from '../queue/ingest-queue';
 import { InjectRedis } from '../queue/redis-client.module';
+import { valueWithin } from '../time/deadline';
 import { Metrics, METRICS_PREFIX } from './metrics';
 
 /** A scrape waits no longer than this for Redis; what did not answer is left out of that scrape. */
@@ -16,22 +17,6 @@ export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as co
 interface QueueStats {
   buffered?: number;
   jobs?: Record<(typeof QUEUE_JOB_STATES)[number], number>;
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-async function settled<T>(promise: Promise<T>): Promise<T | undefined> {
-  try {
-    return await within(promise, QUEUE_STATS_TIMEOUT_MS);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -98,8 +83,8 @@ export class QueueGauges {
 
   private async fetch(): Promise<QueueStats> {
     const [buffered, counts] = await Promise.all([
-      settled(this.redis.get(bufferedEventsKey(this.config.queue.prefix))),
-      settled(this.monitor.queue.getJobCounts(...QUEUE_JOB_STATES)),
+      valueWithin(this.redis.get(bufferedEventsKey(this.config.queue.prefix)), QUEUE_STATS_TIMEOUT_MS, 'Redis'),
+      valueWithin(this.monitor.queue.getJobCounts(...QUEUE_JOB_STATES), QUEUE_STATS_TIMEOUT_MS, 'Redis'),
     ]);
     return {
       // The key is absent until a batch is accepted; never below zero, like the 202's `buffered:M`.

@@ -18,6 +18,8 @@ export interface IngestBatchJobData {
   received_at: string;
   /** JSON text of a body IngestBatchDto accepted. */
   body: string;
+  /** Its events were counted under a reservation (BufferedEvents); false or absent on jobs of earlier versions. */
+  reserved?: boolean;
 }
 
 /** An event as it is written. */

@@ -176,6 +176,7 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
     // Answers what the client sends on connecting (CLIENT SETINFO, then the INFO ready check), then nothing: a hung
     // Redis. Commands are told apart by their RESP array headers, since several may arrive in one chunk.
     const sockets = new Set<Socket>();
+    let unanswered = 0;
     const server = await listen((socket) => {
       sockets.add(socket);
       let ready = false;
@@ -184,7 +185,10 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
           .toString()
           .split(/^\*\d+\r\n/m)
           .slice(1)) {
-          if (ready) return;
+          if (ready) {
+            unanswered += 1;
+            continue;
+          }
           if (/^\$4\r\ninfo\r\n/i.test(command)) {
             const info = 'redis_version:7.0.0\r\nloading:0\r\n';
             socket.write(`$${info.length}\r\n${info}\r\n`);
@@ -199,10 +203,17 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
     redis.on('error', () => undefined);
     try {
       await new Promise((resolve) => redis.once('ready', resolve));
-      const { value, ms } = await timed(() => limiterOn(redis, 'silent').consume('silent:k', 1, 1));
+      const limiter = limiterOn(redis, 'silent');
+      const { value, ms } = await timed(() => limiter.consume('silent:k', 1, 1));
       assert.deepEqual([value.enforced, value.allowed], [false, true]);
       // The client's own command timeout is 2 s; the limiter gives up long before it.
       assert.ok(ms >= RATE_LIMIT_DEADLINE_MS - 5 && ms < RATE_LIMIT_DEADLINE_MS + 200, `answered in ${ms.toFixed(0)} ms`);
+      const sent = unanswered;
+      assert.ok(sent >= 1, 'the first request asked Redis');
+      // For a moment after that, requests pass without asking a Redis that does not answer.
+      for (let i = 0; i < 5; i++) assert.deepEqual((await limiter.consume('silent:k', 1, 1)).enforced, false);
+      await sleep(50);
+      assert.equal(unanswered, sent, 'no command sent while paused');
     } finally {
       redis.disconnect();
       for (const socket of sockets) socket.destroy();

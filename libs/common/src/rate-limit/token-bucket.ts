@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { InjectRedis } from '../queue/redis-client.module';
+import { withDeadline } from '../time/deadline';
 
 /** What one request learnt from one bucket. */
 export interface RateLimitDecision {
@@ -89,6 +90,12 @@ interface TokenBucketRedis {
  */
 export const RATE_LIMIT_DEADLINE_MS = 250;
 
+/**
+ * After a failure the limiter leaves Redis alone this long: requests pass at once instead of each waiting out the
+ * deadline again (which would also pile commands onto a Redis that is struggling).
+ */
+export const RATE_LIMIT_PAUSE_MS = 1000;
+
 export type RateLimitSubject = 'sub' | 'ip';
 
 /** `<prefix>:ratelimit:sub:<sub>` and `<prefix>:ratelimit:ip:<address>`: under the queue prefix, like every key. */
@@ -131,6 +138,7 @@ export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private readonly redis: Redis & TokenBucketRedis;
   private failing = false;
+  private pausedUntil = 0;
 
   constructor(
     @InjectRedis() redis: Redis,
@@ -157,14 +165,16 @@ export class RateLimiter {
 
   /**
    * Takes one token from the bucket at `key`. A rate of 0 switches the limit off without touching Redis. Never
-   * rejects: when Redis fails or is slower than RATE_LIMIT_DEADLINE_MS the request passes, unreported.
+   * rejects: when Redis fails or is slower than RATE_LIMIT_DEADLINE_MS the request passes, unreported, and so do the
+   * requests of the next RATE_LIMIT_PAUSE_MS without asking Redis.
    */
   async consume(key: string, rate: number, burst: number): Promise<RateLimitDecision> {
-    if (rate <= 0) return NOT_ENFORCED;
+    if (rate <= 0 || Date.now() < this.pausedUntil) return NOT_ENFORCED;
     let reply: TokenBucketReply;
     try {
-      reply = await within(this.redis[COMMAND](key, rate, burst), RATE_LIMIT_DEADLINE_MS);
+      reply = await withDeadline(this.redis[COMMAND](key, rate, burst), RATE_LIMIT_DEADLINE_MS, 'Redis');
     } catch (error) {
+      this.pausedUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
       if (!this.failing) {
         this.failing = true;
         this.logger.warn(`rate limits not enforced, Redis is failing: ${error instanceof Error ? error.message : String(error)}`);
@@ -185,12 +195,4 @@ export class RateLimiter {
       resetSeconds: Math.ceil(fullMs / 1000),
     };
   }
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,60 @@
+// Takes back from the buffered-events counter the batches that are counted but no longer queued:
+// `npm run jobs:reconcile-buffered [-- --grace-ms N]`. That happens when a gateway could not release a batch it
+// refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
+// hand. Safe to run at any time: a batch is released at most once, whoever releases it.
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { BufferedEvents, bufferedEventsKey, fastFailRedisOptions, INGEST_QUEUE, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
+
+// A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
+// a reservation whose job is still missing after this is not one being queued right now.
+const DEFAULT_GRACE_MS = 5000;
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const graceArgument = process.argv.indexOf('--grace-ms');
+  const graceMs = graceArgument === -1 ? DEFAULT_GRACE_MS : Number(process.argv[graceArgument + 1]);
+  if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
+  const { redisUrl, prefix } = config.queue;
+  const redis = new Redis(fastFailRedisOptions(redisUrl));
+  const queue = new Queue(INGEST_QUEUE, { connection: fastFailRedisOptions(redisUrl), prefix });
+  try {
+    await queue.waitUntilReady();
+    const buffered = new BufferedEvents(redis, config, new Metrics());
+    const unqueued = async (batches: ReservedBatch[]) => {
+      const missing: ReservedBatch[] = [];
+      for (const batch of batches) if ((await queue.getJob(batch.batchId)) === undefined) missing.push(batch);
+      return missing;
+    };
+    const all: ReservedBatch[] = [];
+    for await (const batch of buffered.reserved()) all.push(batch);
+    let orphans = await unqueued(all);
+    if (orphans.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, graceMs));
+      orphans = await unqueued(orphans);
+    }
+    let events = 0;
+    for (const orphan of orphans) if (await buffered.release(orphan.batchId, orphan.events)) events += orphan.events;
+    let reserved = 0;
+    for await (const batch of buffered.reserved()) reserved += batch.events;
+    const counter = await buffered.current();
+    process.stdout.write(
+      `released ${orphans.length} batch(es) no longer queued (${events} events); counter ${counter}, reserved ${reserved}\n`,
+    );
+    if (counter !== reserved) {
+      // Batches queued by a version before reservations, still waiting or removed by hand, or a manual change.
+      process.stdout.write(
+        `the counter differs from the reservations by ${counter - reserved}: once no job queued before this version is ` +
+          `left, and while no batch is being accepted, correct it with INCRBY ${bufferedEventsKey(prefix)} ${reserved - counter}\n`,
+      );
+    }
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`reconcile failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
