@@ -2,9 +2,9 @@
 // `npm run jobs:reconcile-buffered [-- --grace-ms N]`. That happens when a gateway could not release a batch it
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BufferedEvents, bufferedEventsKey, fastFailRedisOptions, INGEST_QUEUE, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
+import { BufferedEvents, bufferedEventsKey, fastFailRedisOptions, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
+import { openIngestQueue } from './queue-connection';
 
 // A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
 // a reservation whose job is still missing after this is not one being queued right now.
@@ -15,11 +15,12 @@ async function main(): Promise<void> {
   const graceArgument = process.argv.indexOf('--grace-ms');
   const graceMs = graceArgument === -1 ? DEFAULT_GRACE_MS : Number(process.argv[graceArgument + 1]);
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
-  const { redisUrl, prefix } = config.queue;
-  const redis = new Redis(fastFailRedisOptions(redisUrl));
-  const queue = new Queue(INGEST_QUEUE, { connection: fastFailRedisOptions(redisUrl), prefix });
+  const queue = await openIngestQueue(config.queue);
+  // Queued until it connects (Redis has just answered the queue), and bounded by the command timeout.
+  const redis = new Redis({ ...fastFailRedisOptions(config.queue.redisUrl), enableOfflineQueue: true });
+  // Reported by the command's own failure, if Redis goes away now.
+  redis.on('error', () => undefined);
   try {
-    await queue.waitUntilReady();
     const buffered = new BufferedEvents(redis, config, new Metrics());
     const unqueued = async (batches: ReservedBatch[]) => {
       const missing: ReservedBatch[] = [];
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
       // Batches queued by a version before reservations, still waiting or removed by hand, or a manual change.
       process.stdout.write(
         `the counter differs from the reservations by ${counter - reserved}: once no job queued before this version is ` +
-          `left, and while no batch is being accepted, correct it with INCRBY ${bufferedEventsKey(prefix)} ${reserved - counter}\n`,
+          `left, and while no batch is being accepted, correct it with INCRBY ${bufferedEventsKey(config.queue.prefix)} ${reserved - counter}\n`,
       );
     }
   } finally {

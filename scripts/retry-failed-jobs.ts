@@ -1,13 +1,11 @@
 // Moves every failed ingest job back to the queue: `npm run jobs:retry-failed`. Run it once the cause of the
 // failures (usually the database) is fixed; the writes are idempotent, so retrying a batch twice is harmless.
-import { Queue } from 'bullmq';
-import { fastFailRedisOptions, INGEST_QUEUE, loadConfigOrExit } from '#common';
+import { loadConfigOrExit } from '#common';
+import { openIngestQueue } from './queue-connection';
 
 async function main(): Promise<void> {
-  const { queue: config } = loadConfigOrExit();
-  const queue = new Queue(INGEST_QUEUE, { connection: fastFailRedisOptions(config.redisUrl), prefix: config.prefix });
+  const queue = await openIngestQueue(loadConfigOrExit().queue);
   try {
-    await queue.waitUntilReady();
     const failed = await queue.getFailedCount();
     await queue.retryJobs({ state: 'failed', count: 1000 });
     process.stdout.write(`${failed} failed job(s) moved back to the queue\n`);
