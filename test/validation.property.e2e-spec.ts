@@ -8,6 +8,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { EVENT_TYPE_NAMES } from '#ingest';
+import { firstTooDeep } from '#common';
 import { bootTestApp, exampleBatch, TestApp, tokenFor } from './support/test-app';
 
 /*
@@ -115,30 +116,25 @@ function authorizationFor(auth: Auth, parsed: { ok: true; value: unknown } | { o
   return `Bearer ${tokenFor(auth === 'match' ? sub : `${sub}-someone-else`)}`;
 }
 
+// The body, the events array and an event above customdata, which may nest CUSTOMDATA_MAX_DEPTH (5) levels.
+const MAX_BODY_DEPTH = 3 + 5;
+
 /**
  * The statuses the contract allows for `bytes` (as decoded by the server) sent with `auth`, and checks on the
- * answer beyond the envelope. Size, then JSON; for well-formed JSON 401, then 403, then 400.
+ * answer beyond the envelope. The token first (it is checked before the body is read), then size, then JSON and
+ * nesting; for well-formed JSON 403, then 400.
  */
 function assertPredicted(response: LightMyRequestResponse, bytes: Buffer, auth: Auth, token: string | undefined): void {
   const envelope = assertAnswer(response);
   const status = response.statusCode;
   const fields = envelope?.error.details?.map((d) => d.field) ?? [];
-  if (bytes.length > LIMIT) {
-    assert.equal(status, 413);
-    return;
-  }
-  const parsed = tryParse(bytes);
-  if (!parsed.ok) {
-    assert.equal(status, 400, 'malformed JSON or UTF-8 is a 400');
-    assert.deepEqual([...new Set(fields)], [''], 'about the body as a whole');
-    return;
-  }
   if (auth === 'none') {
     assert.equal(status, 401);
     assert.equal(envelope?.error.message, 'missing_token');
     return;
   }
-  const userId = userIdOf(parsed.value);
+  const parsed = tryParse(bytes);
+  const userId = parsed.ok ? userIdOf(parsed.value) : undefined;
   // A token over 8 KiB (a long user_id makes a long sub) is refused before anything else is looked at.
   if (userId !== undefined && token!.length > TOKEN_LIMIT - 64) {
     if (token!.length > TOKEN_LIMIT + 64) {
@@ -146,18 +142,37 @@ function assertPredicted(response: LightMyRequestResponse, bytes: Buffer, auth: 
       assert.equal(envelope?.error.message, 'invalid_token');
       return;
     }
-    assert.ok([202, 400, 401, 403].includes(status), `status ${status}`);
+    assert.ok([202, 400, 401, 403, 413].includes(status), `status ${status}`);
+    return;
+  }
+  if (userId === '' && auth === 'match') {
+    // A token with an empty sub is refused before the body is looked at.
+    assert.equal(status, 401);
+    assert.equal(envelope?.error.message, 'invalid_token');
+    return;
+  }
+  if (bytes.length > LIMIT) {
+    assert.equal(status, 413);
+    return;
+  }
+  // Nesting is counted on the bytes before they are parsed (duplicate keys and malformed text included), once they
+  // are known to be UTF-8.
+  const tooDeep = bytes.length > 0 && isUtf8(bytes) ? firstTooDeep(bytes, MAX_BODY_DEPTH) : undefined;
+  if (tooDeep !== undefined) {
+    assert.equal(status, 400, 'a body nested too deeply is a 400');
+    // Inside customdata, customdata as a whole is the field at fault.
+    const field = /^events\[\d+\]\.customdata/.exec(tooDeep)?.[0] ?? tooDeep;
+    assert.deepEqual(fields, [field], 'about the first container too deep, whoever sent it');
+    return;
+  }
+  if (!parsed.ok) {
+    assert.equal(status, 400, 'malformed JSON or UTF-8 is a 400');
+    assert.deepEqual([...new Set(fields)], [''], 'about the body as a whole');
     return;
   }
   if (userId !== undefined && auth === 'mismatch') {
     assert.equal(status, 403);
     assert.equal(envelope?.error.message, 'user_id_mismatch');
-    return;
-  }
-  if (userId === '') {
-    // A token with an empty sub is refused before the body is looked at.
-    assert.equal(status, 401);
-    assert.equal(envelope?.error.message, 'invalid_token');
     return;
   }
   const isObject = typeof parsed.value === 'object' && parsed.value !== null && !Array.isArray(parsed.value);
@@ -647,7 +662,9 @@ describe('validation properties: whatever arrives, no 5xx and always the envelop
             assert.equal(envelope?.error.message, 'unsupported_content_encoding');
             return;
           }
-          if (!coding.ok) {
+          // The token is checked before the body is read, so a body that does not decode is a 400 only for a valid one.
+          const refusedToken = !['valid', 'mismatch'].includes(auth.kind);
+          if (!coding.ok && !refusedToken) {
             assert.equal(response.statusCode, 400);
             return;
           }

@@ -1,8 +1,9 @@
 import { Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
-import { AppConfig, InjectConfig } from '#common';
+import { AppConfig, InjectConfig, REQUEST_AUTHENTICATOR } from '#common';
 import { JwtAuthGuard } from './jwt-auth.guard';
+import { JwtRequestAuthenticator } from './jwt-request.authenticator';
 import { JwtStrategy } from './jwt.strategy';
 import { SubjectMatchGuard } from './subject-match.guard';
 import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
@@ -10,7 +11,13 @@ import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 /** Bearer-token authentication, denied by default: importing this module protects every route not marked @Public(). */
 @Module({
   imports: [PassportModule.register({ session: false })],
-  providers: [JwtStrategy, SubjectMatchGuard, SubjectRateLimitGuard, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  providers: [
+    JwtStrategy,
+    SubjectMatchGuard,
+    SubjectRateLimitGuard,
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    { provide: REQUEST_AUTHENTICATOR, useClass: JwtRequestAuthenticator },
+  ],
   exports: [SubjectMatchGuard, SubjectRateLimitGuard],
 })
 export class AuthModule implements OnModuleInit {

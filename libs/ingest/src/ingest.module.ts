@@ -1,12 +1,13 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
-import { APP_CONFIG, AppConfig, BufferedEvents, fastFailRedisOptions, INGEST_QUEUE } from '#common';
+import { APP_CONFIG, AppConfig, BufferedEvents, fastFailRedisOptions, INGEST_QUEUE, JSON_BODY_RULES } from '#common';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
 import { IngestController } from './ingest.controller';
 import { IngestProducer } from './ingest.producer';
 import { CustomdataConstraint, TimestampConstraint } from './validation/constraints';
+import { ingestBodyRules } from './dto/ingest-batch.dto';
 
 /**
  * The HTTP side of ingestion: validation, the controllers, the producer and batch receipts. Registers no processor.
@@ -21,7 +22,14 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
     BullModule.registerQueue({ name: INGEST_QUEUE }),
   ],
   controllers: [IngestController, BatchesController],
-  providers: [IngestProducer, BufferedEvents, BatchReceiptService, TimestampConstraint, CustomdataConstraint],
+  providers: [
+    IngestProducer,
+    BufferedEvents,
+    BatchReceiptService,
+    TimestampConstraint,
+    CustomdataConstraint,
+    { provide: JSON_BODY_RULES, inject: [APP_CONFIG], useFactory: (config: AppConfig) => ingestBodyRules(config.limits) },
+  ],
 })
 export class IngestModule implements OnModuleInit {
   constructor(

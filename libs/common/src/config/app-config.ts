@@ -82,11 +82,26 @@ export interface AdminConfig {
   password: string;
 }
 
+/** Bounds on what one connection or one client can hold of an HTTP server, before anything is authenticated. */
+export interface HttpServerConfig {
+  /** The whole request, body included, must arrive within this (Node's server.requestTimeout). */
+  requestTimeoutMs: number;
+  /** The request line and headers must arrive within this (server.headersTimeout). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (server.keepAliveTimeout). */
+  keepAliveTimeoutMs: number;
+  /** Connections one process accepts at once; more are refused (server.maxConnections). */
+  maxConnections: number;
+  /** Body bytes one client address may have in flight at once, all its requests together. */
+  bodyBytesInFlightPerClient: number;
+}
+
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
   bodyLimitBytes: number;
+  http: HttpServerConfig;
   swaggerEnabled: boolean;
   logLevel: LogLevel;
   jwt: JwtConfig;
@@ -264,6 +279,21 @@ function readTrustProxy(reader: EnvReader): boolean | number | string {
   return false;
 }
 
+function readHttpServerConfig(reader: EnvReader): HttpServerConfig {
+  const requestTimeoutMs = reader.int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
+  const headersTimeoutMs = reader.int('HTTP_HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 1000, 600_000);
+  // Node refuses a server whose headers may take longer than the whole request.
+  if (headersTimeoutMs > requestTimeoutMs) reader.problems.push('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    // Longer than the 60 s idle timeout of common load balancers, so that they, not we, close idle connections.
+    keepAliveTimeoutMs: reader.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 600_000),
+    maxConnections: reader.int('HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    bodyBytesInFlightPerClient: reader.int('BODY_BYTES_IN_FLIGHT_PER_CLIENT', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  };
+}
+
 /** Both or neither: Bull Board is served only with credentials, and in production only with a real password. */
 function readAdminConfig(reader: EnvReader, isProduction: boolean): AdminConfig | undefined {
   const user = reader.string('ADMIN_USER');
@@ -300,6 +330,7 @@ export function loadConfig(env: Env): AppConfig {
     port: reader.int('PORT', 3000, 0, 65535),
     host: reader.string('HOST') ?? '0.0.0.0',
     bodyLimitBytes: reader.int('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    http: readHttpServerConfig(reader),
     swaggerEnabled: reader.bool('SWAGGER_ENABLED', true),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
     jwt: readJwtConfig(reader, isProduction),
@@ -343,6 +374,9 @@ export function loadConfig(env: Env): AppConfig {
     },
   };
 
+  if (config.http.bodyBytesInFlightPerClient < config.bodyLimitBytes) {
+    reader.problems.push('BODY_BYTES_IN_FLIGHT_PER_CLIENT must be at least BODY_LIMIT');
+  }
   if (reader.problems.length > 0) throw new ConfigValidationError(reader.problems);
   return config;
 }

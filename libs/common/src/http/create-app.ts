@@ -9,7 +9,8 @@ import { answerClientError } from '../errors/error-envelope.filter';
 import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
 import { RateLimiter } from '../rate-limit/token-bucket';
 import { installGracefulShutdown } from './graceful-shutdown';
-import { registerJsonBodyParser } from './json-body.parser';
+import { registerEarlyAuthentication, REQUEST_AUTHENTICATOR, RequestAuthenticator } from './early-authentication';
+import { GENERIC_JSON_BODY_RULES, JSON_BODY_RULES, JsonBodyRules, registerJsonBodyParser } from './json-body.parser';
 import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
 import { requestIdFrom } from '../logging/request-context';
 import { registerRequestContext } from '../logging/request-logging';
@@ -20,8 +21,15 @@ function hopsOf(hops: number): (address: string, hop: number) => boolean {
 }
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  const { requestTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs } = config.http;
   return new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
+    // Nothing a client holds open is unbounded: a slow body, slow headers, an idle connection, a silent socket.
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    connectionTimeout: keepAliveTimeoutMs + requestTimeoutMs,
+    // Node checks the request and headers timeouts every 30 s by default: a 30 s request could live a minute.
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1000 },
     // Which X-Forwarded-For hops to believe for the client address (the per-IP rate limit): see TRUST_PROXY.
     trustProxy: typeof config.trustProxy === 'number' ? hopsOf(config.trustProxy) : config.trustProxy,
     // X-Request-Id is taken from the client when it is plain and short, generated otherwise.
@@ -45,11 +53,29 @@ export interface ConfigureOptions {
 /** Everything an application needs beyond its module: used by every main.ts and by the end-to-end tests. */
 export function configureApp(app: NestFastifyApplication, options: ConfigureOptions): void {
   const config = app.get<AppConfig>(APP_CONFIG);
-  registerRequestContext(app.getHttpAdapter().getInstance());
+  const fastify = app.getHttpAdapter().getInstance();
+  app.getHttpServer().maxConnections = config.http.maxConnections;
+  registerRequestContext(fastify);
   // The first onRequest hook after the request context: a flood from one address is refused before anything else, body checks included.
-  registerIpRateLimit(app.getHttpAdapter().getInstance(), app.get(RateLimiter, { strict: false }));
-  registerJsonBodyParser(app.getHttpAdapter().getInstance(), { bodyLimit: config.bodyLimitBytes });
+  registerIpRateLimit(fastify, app.get(RateLimiter, { strict: false }));
+  registerJsonBodyParser(fastify, {
+    bodyLimit: config.bodyLimitBytes,
+    bytesInFlightPerClient: config.http.bodyBytesInFlightPerClient,
+    rules: optional<JsonBodyRules>(app, JSON_BODY_RULES) ?? GENERIC_JSON_BODY_RULES,
+  });
+  // After the content-type check, before the body is read: a request without a valid token never has its body read.
+  const authenticator = optional<RequestAuthenticator>(app, REQUEST_AUTHENTICATOR);
+  if (authenticator !== undefined) registerEarlyAuthentication(fastify, authenticator);
   if (options.swagger && config.swaggerEnabled) setupSwagger(app);
+}
+
+/** A provider some applications have (the gateway's authenticator, its body rules), or undefined. */
+function optional<T>(app: NestFastifyApplication, token: symbol): T | undefined {
+  try {
+    return app.get<T>(token, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -72,6 +98,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 }
 
 export function setupSwagger(app: NestFastifyApplication): void {
+  // Swagger UI and the document are read by people without a token: public, like a route marked @Public().
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      if (route.url === '/docs' || route.url.startsWith('/docs/') || route.url.startsWith('/docs-')) {
+        route.config = { ...route.config, playsmartPublic: true };
+      }
+    });
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }
 
@@ -99,6 +134,9 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
       logger: new PinoLoggerService(createPinoLogger(config, name)),
       // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
       bodyParser: false,
+      // Errors reach the catch below (one line, status 1) instead of Nest's handler, which aborts the process on any,
+      // including the absence of a provider configureApp looks for.
+      abortOnError: false,
     });
     configureApp(app, options);
     installGracefulShutdown(app, config.shutdownTimeoutMs);

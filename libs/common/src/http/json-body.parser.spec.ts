@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { constants, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { HttpException } from '@nestjs/common';
 import { ApiError, ErrorBody } from '../errors/api-error';
-import { bodyCoding, readBody, ReadBodyOptions } from './json-body.parser';
+import Fastify, { FastifyInstance } from 'fastify';
+import { bodyCoding, BytesInFlight, readBody, ReadBodyOptions, registerJsonBodyParser } from './json-body.parser';
 
 const LIMIT = 64 * 1024;
 const JSON_TEXT = JSON.stringify({ user_id: 'device-abc-123', pad: 'é'.repeat(1000) });
@@ -149,6 +150,70 @@ describe('readBody', () => {
       const source = lazySource(1024, (i) => (i === 0 ? Buffer.concat([header, segment]) : segment));
       await assert.rejects(readBody(source, { coding: 'deflate', limit: LIMIT }), (e) => assertStatus(e, 413));
       assert.ok(source.pulled() < 64, `read ${source.pulled()} of 1024 segments`);
+    }
+  });
+});
+
+describe('BytesInFlight: body bytes per client address', () => {
+  it('holds a client to its share across its requests, and frees it as they end', () => {
+    const inFlight = new BytesInFlight(100);
+    const first = inFlight.open('203.0.113.7');
+    const second = inFlight.open('::ffff:203.0.113.7');
+    assert.equal(first.take(60), true);
+    assert.equal(second.take(40), true);
+    assert.equal(second.take(1), false, 'the same client (IPv4-mapped), over its share');
+    assert.equal(inFlight.open('198.51.100.1').take(100), true, 'another client has its own share');
+    first.close();
+    assert.equal(inFlight.heldBy('203.0.113.7'), 40);
+    assert.equal(second.take(60), true);
+    second.close();
+    second.close();
+    assert.equal(inFlight.heldBy('203.0.113.7'), 0, 'closing twice frees once');
+  });
+
+  it('counts the decoded bytes of a compressed body, which are what it holds', async () => {
+    const account = new BytesInFlight(LIMIT / 2 + 1000).open('203.0.113.7');
+    const bomb = gzipSync(Buffer.alloc(LIMIT / 2));
+    await read(bomb, { coding: 'gzip', take: account.take });
+    await assert.rejects(read(bomb, { coding: 'gzip', take: account.take }), (error) => {
+      assertStatus(error, 429);
+      assert.deepEqual((error as ApiError).getResponse(), { error: { code: 'TOO_MANY_REQUESTS', message: 'too_many_bytes_in_flight' } });
+      return true;
+    });
+  });
+});
+
+describe('registerJsonBodyParser: nesting depth is checked on the bytes, before JSON.parse', () => {
+  const rules = { maxDepth: 8, tooDeep: (path: string) => ({ field: path, message: 'too deep here' }) };
+
+  async function server(): Promise<FastifyInstance> {
+    const app = Fastify();
+    registerJsonBodyParser(app, { bodyLimit: 4 << 20, bytesInFlightPerClient: 8 << 20, rules });
+    app.post('/', (request) => ({ received: typeof request.body }));
+    app.setErrorHandler((error: HttpException, _request, reply) => reply.status(error.getStatus()).send(error.getResponse()));
+    await app.ready();
+    return app;
+  }
+
+  it('refuses half a million nested arrays (1 MB, 1 KB gzipped) with the rules’ 400, without parsing them', async () => {
+    const app = await server();
+    const parse = mock.method(JSON, 'parse');
+    try {
+      const deep = gzipSync('['.repeat(500_000) + ']'.repeat(500_000));
+      const response = await app.inject({
+        method: 'POST',
+        url: '/',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        payload: deep,
+      });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json<ErrorBody>().error.details, [{ field: '[0][0][0][0][0][0][0][0]', message: 'too deep here' }]);
+      assert.equal(parse.mock.callCount(), 1, 'JSON.parse ran only for the test reading the answer');
+      const shallow = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': 'application/json' }, payload: '[[[1]]]' });
+      assert.equal(shallow.statusCode, 200);
+    } finally {
+      parse.mock.restore();
+      await app.close();
     }
   });
 });

@@ -3,7 +3,9 @@ import type { Readable, Transform } from 'node:stream';
 import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import { PayloadTooLargeException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors/api-error';
+import { ApiError, ErrorDetail } from '../errors/api-error';
+import { normalizeAddress } from '../rate-limit/token-bucket';
+import { firstTooDeep } from './json-depth';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -44,7 +46,12 @@ export interface ReadBodyOptions {
   limit: number;
   /** The Content-Length header, when there is one: a body that is longer is refused before it is read. */
   contentLength?: number;
+  /** Asked for each decoded chunk before it is kept: false refuses the body (429, too many bytes in flight). */
+  take?: (bytes: number) => boolean;
 }
+
+/** The answer for a client whose bodies in flight already hold its share of memory. */
+const tooManyBytesInFlight = (): ApiError => new ApiError(429, 'too_many_bytes_in_flight', undefined, { 'retry-after': '1' });
 
 /**
  * Reads a request body, decoding gzip or deflate as it arrives, and stops as soon as the received or the decoded
@@ -55,7 +62,7 @@ export interface ReadBodyOptions {
  * Rejects with a 413 over the limit, a 400 `invalid_payload` (field `""`) for data that does not decode, and a 400
  * for a stream that fails or ends early.
  */
-export function readBody(source: Readable, { coding, limit, contentLength }: ReadBodyOptions): Promise<Buffer> {
+export function readBody(source: Readable, { coding, limit, contentLength, take }: ReadBodyOptions): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     if (contentLength !== undefined && contentLength > limit) {
       reject(tooLarge());
@@ -83,12 +90,17 @@ export function readBody(source: Readable, { coding, limit, contentLength }: Rea
       reject(error);
     }
 
+    /** Keeps a chunk of the decoded body, unless it takes the body past its limit or its client past its share. */
+    function keep(chunk: Buffer): void {
+      decoded += chunk.length;
+      if (decoded > limit) settle(tooLarge());
+      else if (take?.(chunk.length) === false) settle(tooManyBytesInFlight());
+      else chunks.push(chunk);
+    }
+
     function createDecoder(stream: Transform): Transform {
       stream.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        decoded += chunk.length;
-        if (decoded > limit) settle(tooLarge());
-        else chunks.push(chunk);
+        if (!settled) keep(chunk);
       });
       stream.on('end', () => settle(undefined));
       stream.on('error', () => settle(unreadable(`body is not valid ${coding} data`)));
@@ -101,8 +113,7 @@ export function readBody(source: Readable, { coding, limit, contentLength }: Rea
 
     function write(chunk: Buffer): void {
       if (decoder === undefined) {
-        decoded += chunk.length;
-        chunks.push(chunk);
+        keep(chunk);
       } else if (!decoder.write(chunk)) {
         source.pause();
       }
@@ -153,10 +164,30 @@ export function readBody(source: Readable, { coding, limit, contentLength }: Rea
   });
 }
 
-function parseJsonBody(body: Buffer): { text: string; value: unknown } {
+/**
+ * How deep a JSON body may nest, checked on its bytes before it is parsed, and how to word a body that nests deeper.
+ * An application that takes bodies provides its own (JSON_BODY_RULES); GENERIC_JSON_BODY_RULES serves the others.
+ */
+export interface JsonBodyRules {
+  maxDepth: number;
+  /** The error for the first container nested deeper than maxDepth, at `path` (as ErrorDetail.field writes it). */
+  tooDeep(path: string): ErrorDetail;
+}
+
+export const JSON_BODY_RULES = Symbol('JSON_BODY_RULES');
+
+export const GENERIC_JSON_BODY_RULES: JsonBodyRules = {
+  maxDepth: 64,
+  tooDeep: (path) => ({ field: path, message: 'is nested too deeply' }),
+};
+
+function parseJsonBody(body: Buffer, rules: JsonBodyRules): { text: string; value: unknown } {
   if (body.length === 0) throw ApiError.invalidPayload([{ field: '', message: 'body is empty' }]);
   // PostgreSQL stores only valid UTF-8; a lossy decode would store replacement characters instead of refusing.
   if (!isUtf8(body)) throw ApiError.invalidPayload([{ field: '', message: 'body is not valid UTF-8' }]);
+  // Before JSON.parse, which would build every level of a body of half a million nested brackets first.
+  const tooDeep = firstTooDeep(body, rules.maxDepth);
+  if (tooDeep !== undefined) throw ApiError.invalidPayload([rules.tooDeep(tooDeep)]);
   const text = body.toString('utf8');
   try {
     // JSON.parse defines "__proto__" as an own data property, never as the prototype, so it cannot pollute.
@@ -175,6 +206,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The text of a JSON body, as received (decompressed): what was parsed into `body`. */
     jsonBodyText?: string;
+    /** The bytes this request's body holds of its client's share (BytesInFlight). */
+    playsmartBodyAccount?: { close: () => void };
   }
   interface FastifyContextConfig {
     /** A route whose requests may come without a body and without a content type (Bull Board's actions). */
@@ -185,6 +218,47 @@ declare module 'fastify' {
 export interface JsonBodyParserOptions {
   /** BODY_LIMIT: the most bytes a body may have, both as sent and once decompressed. */
   bodyLimit: number;
+  /** BODY_BYTES_IN_FLIGHT_PER_CLIENT: body bytes one client address may hold at once, across its requests. */
+  bytesInFlightPerClient: number;
+  rules: JsonBodyRules;
+}
+
+/**
+ * Body bytes held per client address (an IPv6 client by its network, as the rate limit counts it), from the first
+ * byte received until the answer is sent: many slow or concurrent uploads from one client cannot hold more memory
+ * than its share.
+ */
+export class BytesInFlight {
+  private readonly held = new Map<string, number>();
+
+  constructor(private readonly perClient: number) {}
+
+  /** An account for one request's body: `take` as bytes arrive, `close` once it is answered. */
+  open(address: string): { take: (bytes: number) => boolean; close: () => void } {
+    const client = normalizeAddress(address);
+    let taken = 0;
+    return {
+      take: (bytes) => {
+        const total = (this.held.get(client) ?? 0) + bytes;
+        if (total > this.perClient) return false;
+        this.held.set(client, total);
+        taken += bytes;
+        return true;
+      },
+      close: () => {
+        if (taken === 0) return;
+        const left = (this.held.get(client) ?? 0) - taken;
+        taken = 0;
+        if (left > 0) this.held.set(client, left);
+        else this.held.delete(client);
+      },
+    };
+  }
+
+  /** Bytes held by `address`'s client now. */
+  heldBy(address: string): number {
+    return this.held.get(normalizeAddress(address)) ?? 0;
+  }
 }
 
 /**
@@ -192,19 +266,23 @@ export interface JsonBodyParserOptions {
  * (Content-Encoding). Anything else, or a body-carrying request without a content type, is answered 415 before any
  * route code runs; so is a content coding other than gzip, deflate or identity.
  */
-export function registerJsonBodyParser(fastify: FastifyInstance, { bodyLimit }: JsonBodyParserOptions): void {
+export function registerJsonBodyParser(
+  fastify: FastifyInstance,
+  { bodyLimit, bytesInFlightPerClient, rules }: JsonBodyParserOptions,
+): void {
+  const inFlight = new BytesInFlight(bytesInFlightPerClient);
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', (request, payload, done) => {
-    const coding = bodyCoding(request.headers['content-encoding']);
-    if (coding === undefined) {
-      payload.resume();
-      done(new ApiError(415, 'unsupported_content_encoding', undefined, { 'accept-encoding': ACCEPTED_ENCODINGS }), undefined);
-      return;
-    }
-    readBody(payload, { coding, limit: bodyLimit, contentLength: contentLengthOf(request) }).then(
+    const account = inFlight.open(request.ip);
+    request.playsmartBodyAccount = account;
+    // An answered request frees its bytes in onResponse; one that never is (a timeout, an abort) when it closes.
+    request.raw.once('close', account.close);
+    // The content coding was checked in onRequest.
+    const coding = bodyCoding(request.headers['content-encoding']) ?? 'identity';
+    readBody(payload, { coding, limit: bodyLimit, contentLength: contentLengthOf(request), take: account.take }).then(
       (body) => {
         try {
-          const { text, value } = parseJsonBody(body);
+          const { text, value } = parseJsonBody(body, rules);
           request.jsonBodyText = text;
           done(null, value);
         } catch (error) {
@@ -219,13 +297,23 @@ export function registerJsonBodyParser(fastify: FastifyInstance, { bodyLimit }: 
       },
     );
   });
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    request.playsmartBodyAccount?.close();
+    done();
+  });
+  // The headers alone decide these, before anything else looks at the request (a token included).
   fastify.addHook('onRequest', (request, _reply, done) => {
-    if (
-      BODY_METHODS.has(request.method) &&
-      request.headers['content-type'] === undefined &&
-      request.routeOptions.config?.playsmartBodyOptional !== true
-    ) {
+    if (!BODY_METHODS.has(request.method) || request.routeOptions.config?.playsmartBodyOptional === true) {
+      done();
+      return;
+    }
+    const type = request.headers['content-type'];
+    if (type === undefined || type.split(';')[0].trim().toLowerCase() !== 'application/json') {
       done(new ApiError(415, 'content_type_must_be_application_json'));
+      return;
+    }
+    if (bodyCoding(request.headers['content-encoding']) === undefined) {
+      done(new ApiError(415, 'unsupported_content_encoding', undefined, { 'accept-encoding': ACCEPTED_ENCODINGS }));
       return;
     }
     done();

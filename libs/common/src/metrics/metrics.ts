@@ -83,7 +83,7 @@ export class Metrics {
     name: `${METRICS_PREFIX}events_rejected_total`,
     help:
       'Events in refused POST /ingest/events requests, by reason. Only where the body was read and has an events ' +
-      'array: a request refused before that (size, content type, per-address limit) is in ingest_requests_rejected_total only.',
+      'array: a request refused before that (token, size, content type, per-address limit) is in ingest_requests_rejected_total only.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

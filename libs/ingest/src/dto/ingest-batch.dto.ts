@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { ErrorDetail, ValidationLimits } from '#common';
+import { ErrorDetail, JsonBodyRules, ValidationLimits } from '#common';
 import { inspectJsonTree } from '../validation/json-shape';
 import { IsStorableString } from '../validation/constraints';
 import { IngestEventDto } from './ingest-event.dto';
@@ -22,6 +22,19 @@ function notObjects(items: readonly unknown[], field: string): ErrorDetail[] {
     }
   });
   return details;
+}
+
+/** The error for a container nested too deeply at `path`: inside customdata the whole customdata is at fault. */
+function tooDeep(path: string, limits: ValidationLimits): ErrorDetail {
+  const customdata = /^events\[\d+\]\.customdata/.exec(path)?.[0];
+  return customdata === undefined
+    ? { field: path, message: 'is nested too deeply' }
+    : { field: customdata, message: `customdata must be at most ${limits.customdataMaxDepth} levels deep` };
+}
+
+/** How deep a body may nest before it is even parsed, worded as validation words it (registerJsonBodyParser). */
+export function ingestBodyRules(limits: ValidationLimits): JsonBodyRules {
+  return { maxDepth: LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth, tooDeep: (path) => tooDeep(path, limits) };
 }
 
 export class IngestBatchDto {
@@ -67,10 +80,6 @@ export class IngestBatchDto {
           : { field: customdata, message: `customdata key "${key}" is not allowed` },
       ];
     }
-    return [
-      customdata === undefined
-        ? { field: problem.path, message: 'is nested too deeply' }
-        : { field: customdata, message: `customdata must be at most ${limits.customdataMaxDepth} levels deep` },
-    ];
+    return [tooDeep(problem.path, limits)];
   }
 }
