@@ -11,14 +11,19 @@ export type Role = 'all-in-one' | 'gateway' | 'worker';
 const START_SCRIPT: Record<Role, string> = { 'all-in-one': 'start:prod', gateway: 'start:gateway:prod', worker: 'start:worker:prod' };
 
 /**
- * How `npm run start:*:prod` starts a role: its Node flags and entry point, read from package.json so that the tests and
- * the benchmark run each service exactly as production does.
+ * How `npm run start:*:prod` starts a role: the variables it sets, its Node flags and its entry point, read from
+ * package.json so that the tests and the benchmark run each service exactly as production does.
  */
-export function startCommand(role: Role): { nodeArgs: string[]; entry: string } {
+export function startCommand(role: Role): { env: Record<string, string>; nodeArgs: string[]; entry: string } {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const words = scripts[START_SCRIPT[role]].split(/\s+/);
-  if (words[0] !== 'node' || words.length < 2) throw new Error(`${START_SCRIPT[role]} is not "node [flags] <entry>"`);
-  return { nodeArgs: words.slice(1, -1), entry: words[words.length - 1] };
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name] = value.join('=');
+  }
+  if (words[0] !== 'node' || words.length < 2) throw new Error(`${START_SCRIPT[role]} is not "[VAR=value …] node [flags] <entry>"`);
+  return { env, nodeArgs: words.slice(1, -1), entry: words[words.length - 1] };
 }
 
 /** Resolves once `child` has exited (at once if it already has), to its exit code, or null when a signal ended it. */
@@ -38,7 +43,7 @@ export interface StartOptions {
 // Enough to say why a process failed, bounded for a long benchmark.
 const OUTPUT_KEPT = 4 * 1024 * 1024;
 
-/** A built service in its own process, started as its start script does, with exactly the environment given. */
+/** A built service in its own process, started as its start script does, with the environment given. */
 export class ServiceProcess {
   private output = '';
 
@@ -55,13 +60,15 @@ export class ServiceProcess {
     child.stderr?.on('data', keep);
   }
 
+  /** Started with exactly `env`, over what its start script sets. */
   static async start(role: Role, env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
     const { readyPath = '/health/ready', timeoutMs = 60_000 } = options;
-    const { nodeArgs, entry } = startCommand(role);
+    const { env: scriptEnv, nodeArgs, entry } = startCommand(role);
     const port = await freePort();
     const child = spawn(process.execPath, [...nodeArgs, ...(options.nodeArgs ?? []), entry], {
       cwd: ROOT,
-      env: { HOST: '127.0.0.1', PORT: String(port), ...env },
+      // The caller's environment wins over the script's (the tests run the :prod scripts with NODE_ENV=test).
+      env: { HOST: '127.0.0.1', PORT: String(port), ...scriptEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(role, child, `http://127.0.0.1:${port}`);

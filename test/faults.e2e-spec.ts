@@ -197,7 +197,7 @@ describe('faults', { timeout: 240_000 }, () => {
       const { spawnSync } = await import('node:child_process');
       const result = spawnSync(process.execPath, ['dist/scripts/retry-failed-jobs.js'], {
         cwd: `${__dirname}/../..`,
-        env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: settings.QUEUE_PREFIX },
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: settings.QUEUE_PREFIX },
         encoding: 'utf8',
       });
       assert.equal(result.status, 0, result.stderr);
@@ -401,7 +401,7 @@ describe('reconciling the buffered counter', () => {
       const run = () =>
         spawnSync(process.execPath, ['dist/scripts/reconcile-buffered.js', '--grace-ms', '100'], {
           cwd: `${__dirname}/../..`,
-          env: { PATH: process.env.PATH ?? '', REDIS_URL, QUEUE_PREFIX: t.config.queue.prefix },
+          env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: t.config.queue.prefix },
           encoding: 'utf8',
         });
       const result = run();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { verify } from 'jsonwebtoken';
@@ -9,6 +10,7 @@ import { WorkerModule } from '../apps/worker/src/worker.module';
 import { loadConfig } from '#common';
 import { dataSourceOptions, initializeAndMigrate } from '#persistence';
 import { MIGRATIONS } from '../libs/persistence/src/migrations';
+import { startCommand } from '../support/service-process';
 import {
   bootTestApp,
   createTestDatabase,
@@ -100,6 +102,16 @@ describe('operations: health, documentation and tooling', () => {
     assert.match(production.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required/);
   });
 
+  it('fails closed: the published development secret only where NODE_ENV says development, and :prod is production', () => {
+    // A gateway started by hand with neither NODE_ENV nor a key once accepted tokens signed with the published secret.
+    const bare = runNode('dist/apps/gateway/src/main.js', [], { DATABASE_URL: t.databaseUrl });
+    assert.equal(bare.status, 1);
+    assert.match(bare.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required unless NODE_ENV is development or test/);
+    for (const role of ['all-in-one', 'gateway', 'worker'] as const) assert.equal(startCommand(role).env.NODE_ENV, 'production', role);
+    const scripts = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts.start, /NODE_ENV=\$\{NODE_ENV:-development\} node /);
+  });
+
   it('creates the schema from migrations, with named constraints and indexes', async () => {
     const { rows: columns } = await t.db.query<{ column_name: string; data_type: string; is_nullable: string }>(
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'events' ORDER BY column_name`,
@@ -131,9 +143,8 @@ describe('operations: health, documentation and tooling', () => {
     const result = runNode(
       'node_modules/typeorm/cli.js',
       ['migration:generate', '--check', '-d', 'dist/libs/persistence/src/data-source.js', 'drift'],
-      {
-        DATABASE_URL: t.databaseUrl,
-      },
+      // As the npm script sets it.
+      { NODE_ENV: 'development', DATABASE_URL: t.databaseUrl },
     );
     assert.equal(result.status, 0, result.stdout + result.stderr);
   });
@@ -142,6 +153,7 @@ describe('operations: health, documentation and tooling', () => {
     const database = await createTestDatabase();
     try {
       const result = runNode('node_modules/typeorm/cli.js', ['migration:run', '-d', 'dist/libs/persistence/src/data-source.js'], {
+        NODE_ENV: 'development',
         DATABASE_URL: database.url,
       });
       assert.equal(result.status, 0, result.stderr + result.stdout);

@@ -206,6 +206,26 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     }
   });
 
+  it('counts an X-Forwarded-For entry that is not an address against the socket, not as a key the client chose', async () => {
+    const proxy = freshAddress();
+    const behindProxy = await bootTestApp({ env: { ...RATE_LIMITS, TRUST_PROXY: proxy } });
+    try {
+      const viaProxy = (forwardedFor: string) =>
+        behindProxy.inject({
+          method: 'POST',
+          url: '/ingest/events',
+          remoteAddress: proxy,
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+          payload: JSON.stringify(exampleBatch()),
+        });
+      // A new string each time: were each its own bucket, none would ever be limited.
+      for (let i = 0; i < 8; i++) assert.equal((await viaProxy(`not-an-address-${i}`)).statusCode, 401);
+      assert.equal((await viaProxy('not-an-address-9')).statusCode, 429);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
   it('does not limit health checks or the documentation', async () => {
     const from = freshAddress();
     for (let i = 0; i < 9; i++) await post(t, { from });

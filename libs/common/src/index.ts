@@ -7,6 +7,7 @@ export * from './errors/api-error';
 export * from './errors/error-envelope.filter';
 export * from './health/health.module';
 export * from './health/readiness-checks';
+export * from './http/client-address';
 export * from './http/create-app';
 export * from './http/dto-fast-path';
 export * from './http/dto-validation.pipe';

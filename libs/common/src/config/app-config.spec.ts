@@ -21,8 +21,8 @@ function assertRefused(env: Env, names: string[]): ConfigValidationError {
 }
 
 describe('loadConfig', () => {
-  it('runs with no environment at all on development defaults', () => {
-    const config = loadConfig({});
+  it('runs on development defaults with NODE_ENV=development alone, as npm start sets it', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
     assert.equal(config.env, 'development');
     assert.equal(config.port, 3000);
     assert.equal(config.bodyLimitBytes, 1048576);
@@ -48,15 +48,25 @@ describe('loadConfig', () => {
     assert.deepEqual(config.database, { url: PRODUCTION.DATABASE_URL, migrationsRun: true, poolSize: 10 });
   });
 
+  it('fails closed without NODE_ENV: the published development secret needs an environment that asks for it', () => {
+    const error = assertRefused({}, ['JWT_SECRET', 'NODE_ENV']);
+    assert.equal(error.problems.length, 1);
+    assert.equal(loadConfig({ JWT_SECRET: SECRET }).jwt.key.kind, 'secret');
+  });
+
   it('refuses production without a JWT key and a DATABASE_URL, naming both at once', () => {
     const error = assertRefused({ NODE_ENV: 'production' }, ['DATABASE_URL', 'JWT_SECRET']);
     assert.equal(error.problems.length, 2);
   });
 
   it('uses the embedded database in EMBEDDED_DB_DIR outside production when DATABASE_URL is not set, and only then', () => {
-    assert.deepEqual(loadConfig({ EMBEDDED_DB_DIR: '/tmp/db' }).database.embedded, { dir: '/tmp/db' });
+    assert.deepEqual(loadConfig({ NODE_ENV: 'development', EMBEDDED_DB_DIR: '/tmp/db' }).database.embedded, { dir: '/tmp/db' });
     assert.deepEqual(loadConfig({ DATABASE_URL: ' ', NODE_ENV: 'test' }).database.embedded, { dir: './data/pglite' });
-    const server = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', EMBEDDED_DB_DIR: '/tmp/db' }).database;
+    const server = loadConfig({
+      NODE_ENV: 'development',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x',
+      EMBEDDED_DB_DIR: '/tmp/db',
+    }).database;
     assert.equal(server.embedded, undefined);
     assert.equal(server.url, 'postgres://postgres@127.0.0.1:5432/x');
   });
@@ -78,8 +88,8 @@ describe('loadConfig', () => {
   });
 
   it('keeps receipts 7 days unless RECEIPT_RETENTION_SECONDS says otherwise', () => {
-    assert.equal(loadConfig({}).receipts.retentionSeconds, 604_800);
-    assert.equal(loadConfig({ RECEIPT_RETENTION_SECONDS: '3600' }).receipts.retentionSeconds, 3600);
+    assert.equal(loadConfig({ NODE_ENV: 'development' }).receipts.retentionSeconds, 604_800);
+    assert.equal(loadConfig({ NODE_ENV: 'development', RECEIPT_RETENTION_SECONDS: '3600' }).receipts.retentionSeconds, 3600);
     for (const value of ['0', '-1', '1.5', 'week']) assertRefused({ RECEIPT_RETENTION_SECONDS: value }, ['RECEIPT_RETENTION_SECONDS']);
   });
 
@@ -121,12 +131,15 @@ describe('loadConfig', () => {
 
   describe('ADMIN_USER and ADMIN_PASSWORD', () => {
     it('leave Bull Board off when neither is set', () => {
-      assert.equal(loadConfig({}).admin, undefined);
-      assert.equal(loadConfig({ ADMIN_USER: ' ', ADMIN_PASSWORD: '' }).admin, undefined);
+      assert.equal(loadConfig({ NODE_ENV: 'development' }).admin, undefined);
+      assert.equal(loadConfig({ NODE_ENV: 'development', ADMIN_USER: ' ', ADMIN_PASSWORD: '' }).admin, undefined);
     });
 
     it('are read together, the password exactly as given', () => {
-      assert.deepEqual(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: ' pass word ' }).admin, { user: 'ops', password: ' pass word ' });
+      assert.deepEqual(loadConfig({ NODE_ENV: 'development', ADMIN_USER: 'ops', ADMIN_PASSWORD: ' pass word ' }).admin, {
+        user: 'ops',
+        password: ' pass word ',
+      });
     });
 
     it('refuse one without the other, naming both', () => {
@@ -141,7 +154,17 @@ describe('loadConfig', () => {
     it('require a password of at least 12 characters in production', () => {
       assertRefused({ ...PRODUCTION, ADMIN_USER: 'ops', ADMIN_PASSWORD: '11-chars-pw' }, ['ADMIN_PASSWORD']);
       assert.equal(loadConfig({ ...PRODUCTION, ADMIN_USER: 'ops', ADMIN_PASSWORD: '12-chars-pwd' }).admin?.password, '12-chars-pwd');
-      assert.equal(loadConfig({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 'short' }).admin?.password, 'short');
+      assert.equal(loadConfig({ NODE_ENV: 'development', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'short' }).admin?.password, 'short');
     });
+  });
+
+  it('believes only the proxies TRUST_PROXY names, by hop count or address, never every client', () => {
+    const trust = (value: string) => loadConfig({ NODE_ENV: 'test', TRUST_PROXY: value }).trustProxy;
+    assert.equal(trust('false'), false);
+    assert.equal(trust('2'), 2);
+    assert.equal(trust(' 10.0.0.1, 10.1.0.0/16 ,2001:db8::/32 '), '10.0.0.1,10.1.0.0/16,2001:db8::/32');
+    for (const refused of ['true', 'loopback', '10.0.0.1/33', '2001:db8::/129', '10.0.0/8', '10.0.0.1,x']) {
+      assertRefused({ NODE_ENV: 'test', TRUST_PROXY: refused }, ['TRUST_PROXY']);
+    }
   });
 });

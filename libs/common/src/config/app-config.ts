@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -112,8 +113,8 @@ export interface AppConfig {
   receipts: ReceiptConfig;
   /** Set only when ADMIN_USER and ADMIN_PASSWORD both are: without them Bull Board is not served at all. */
   admin?: AdminConfig;
-  /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of the proxies to believe. */
-  trustProxy: boolean | number | string;
+  /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies to believe (never true). */
+  trustProxy: false | number | string;
   /** On SIGTERM: how long in-flight requests and the active jobs get before the process exits anyway. */
   shutdownTimeoutMs: number;
 }
@@ -199,7 +200,8 @@ class EnvReader {
   }
 }
 
-function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
+function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined): JwtConfig {
+  const isProduction = nodeEnv === 'production';
   const secret = reader.string('JWT_SECRET');
   let publicKey = reader.string('JWT_PUBLIC_KEY');
   const publicKeyFile = reader.string('JWT_PUBLIC_KEY_FILE');
@@ -232,7 +234,11 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
     if (Buffer.byteLength(secret) < 32) reader.problems.push('JWT_SECRET must be at least 32 bytes long');
     key = { kind: 'secret', secret, isDevelopmentSecret: false };
   } else {
-    if (isProduction) reader.problems.push('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required when NODE_ENV=production');
+    // The development secret is published: only an environment that says it is not production may use it (npm start
+    // sets NODE_ENV=development), so that a process started with no NODE_ENV at all fails closed.
+    if (nodeEnv === undefined || nodeEnv === 'production') {
+      reader.problems.push('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required unless NODE_ENV is development or test');
+    }
     key = { kind: 'secret', secret: DEVELOPMENT_JWT_SECRET, isDevelopmentSecret: true };
   }
 
@@ -267,16 +273,27 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
 
 /**
  * Which proxies to believe about the client address. Trusting every X-Forwarded-For would let any client pick the
- * address its per-IP rate limit is counted under, so the default believes none.
+ * address its per-IP rate limit is counted under (the left-most entry, which the client writes), so only a hop count
+ * or the proxies' own addresses are accepted, and the default believes none.
  */
-function readTrustProxy(reader: EnvReader): boolean | number | string {
+function readTrustProxy(reader: EnvReader): false | number | string {
   const raw = reader.string('TRUST_PROXY');
   if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
   if (/^\d+$/.test(raw)) return Number(raw);
-  if (/^[0-9A-Fa-f:.,/\s]+$/.test(raw)) return raw;
-  reader.problems.push(`TRUST_PROXY must be true, false, a hop count, or comma-separated addresses/CIDRs, got "${raw}"`);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  if (raw !== 'true' && entries.every(isAddressOrCidr)) return entries.join(',');
+  reader.problems.push(
+    `TRUST_PROXY must be false, a hop count, or the comma-separated addresses/CIDRs of your proxies, got "${raw}" ` +
+      '(true would believe the address any client writes into X-Forwarded-For)',
+  );
   return false;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
 function readHttpServerConfig(reader: EnvReader): HttpServerConfig {
@@ -333,7 +350,7 @@ export function loadConfig(env: Env): AppConfig {
     http: readHttpServerConfig(reader),
     swaggerEnabled: reader.bool('SWAGGER_ENABLED', true),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
-    jwt: readJwtConfig(reader, isProduction),
+    jwt: readJwtConfig(reader, reader.string('NODE_ENV') === undefined ? undefined : nodeEnv),
     limits: {
       timestampMaxFutureMs: reader.int('TIMESTAMP_MAX_FUTURE_SECONDS', 86400, 0) * 1000,
       timestampMaxAgeMs: maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000,

@@ -5,6 +5,7 @@ import { PayloadTooLargeException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, ErrorDetail } from '../errors/api-error';
 import { normalizeAddress } from '../rate-limit/token-bucket';
+import { clientAddress } from './client-address';
 import { firstTooDeep } from './json-depth';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -273,7 +274,7 @@ export function registerJsonBodyParser(
   const inFlight = new BytesInFlight(bytesInFlightPerClient);
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', (request, payload, done) => {
-    const account = inFlight.open(request.ip);
+    const account = inFlight.open(clientAddress(request));
     request.playsmartBodyAccount = account;
     // An answered request frees its bytes in onResponse; one that never is (a timeout, an abort) when it closes.
     request.raw.once('close', account.close);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { clientAddress } from '../http/client-address';
 import { AddRouteConfig } from '../http/route-config';
 import { applyRateLimit } from './rate-limit-reply';
 import type { RateLimiter } from './token-bucket';
@@ -18,12 +19,12 @@ declare module 'fastify' {
 export const IpRateLimited = (): MethodDecorator => AddRouteConfig({ playsmartIpRateLimited: true });
 
 /**
- * Registers the per-address limit for routes marked @IpRateLimited(). `request.ip` honours X-Forwarded-For because
- * the adapter trusts the proxy in front of it (createFastifyAdapter).
+ * Registers the per-address limit for routes marked @IpRateLimited(). The address honours X-Forwarded-For from the
+ * proxies TRUST_PROXY names (createFastifyAdapter), and is the socket's when what they pass is not an address.
  */
 export function registerIpRateLimit(fastify: FastifyInstance, limiter: RateLimiter): void {
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config?.playsmartIpRateLimited !== true) return;
-    applyRateLimit(reply, await limiter.consumeForIp(request.ip));
+    applyRateLimit(reply, await limiter.consumeForIp(clientAddress(request)));
   });
 }

@@ -12,7 +12,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function limiterOn(redis: Redis, prefix: string, env: Record<string, string> = {}): RateLimiter {
-  return new RateLimiter(redis, loadConfig({ REDIS_URL, QUEUE_PREFIX: prefix, ...env }));
+  return new RateLimiter(redis, loadConfig({ NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: prefix, ...env }));
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {

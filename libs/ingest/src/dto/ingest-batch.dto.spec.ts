@@ -12,7 +12,7 @@ interface Batch extends Json {
   events: Event[];
 }
 
-const config = loadConfig({});
+const config = loadConfig({ NODE_ENV: 'test' });
 const pipe = new DtoValidationPipe(config);
 const HOUR_MS = 3600 * 1000;
 

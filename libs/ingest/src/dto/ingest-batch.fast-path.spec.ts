@@ -15,7 +15,7 @@ import { IngestEventDto } from './ingest-event.dto';
  * body the full path refuses, and must return the same instance when it does accept.
  */
 
-const config = loadConfig({});
+const config = loadConfig({ NODE_ENV: 'test' });
 const pipe = new DtoValidationPipe(config);
 const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
 
