@@ -131,6 +131,7 @@ class Bench {
       QUEUE_PREFIX: prefix,
       JWT_SECRET: this.secret,
       RATE_LIMIT_PER_SUB_PER_SECOND: '0',
+      RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
       RATE_LIMIT_PER_IP_PER_SECOND: '0',
       ...extra,
       ...this.options.env,

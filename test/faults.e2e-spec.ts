@@ -102,6 +102,7 @@ describe('faults', { timeout: 240_000 }, () => {
     JWT_SECRET: TEST_SECRET,
     QUEUE_PREFIX: `fault-${randomUUID().slice(0, 8)}`,
     RATE_LIMIT_PER_SUB_PER_SECOND: '0',
+    RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
     RATE_LIMIT_PER_IP_PER_SECOND: '0',
     ...extra,
   });

@@ -315,3 +315,38 @@ describe('rate limits: fail open when Redis does not answer', () => {
     assert.equal((await post(t, { from })).statusCode, 401);
   });
 });
+
+describe('per-player event limit', () => {
+  // 200 events at once (a full batch), then 10 a second: one player cannot fill the buffer everyone shares.
+  let t: TestApp;
+  before(async () => {
+    t = await bootTestApp({ env: { RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '10', RATE_LIMIT_EVENTS_PER_SUB_BURST: '200' } });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  const batchOf = (sub: string, events: number) => {
+    const [event] = exampleBatch(sub).events as unknown[];
+    return { ...exampleBatch(sub), events: Array.from({ length: events }, () => event) };
+  };
+
+  it('counts events, not requests: a full batch passes, the next is a 429 with the wait for its events', async () => {
+    const sub = freshPlayer('events');
+    const from = freshAddress();
+    assert.equal((await post(t, { from, sub, body: batchOf(sub, 200) })).statusCode, 202);
+    const refused = await post(t, { from, sub, body: batchOf(sub, 50) });
+    assert.equal(refused.statusCode, 429, refused.body);
+    assert.deepEqual(refused.json(), { error: { code: 'TOO_MANY_REQUESTS', message: 'rate_limited' } });
+    // 50 events at 10 a second.
+    const retryAfter = Number(refused.headers['retry-after']);
+    assert.ok(retryAfter >= 4 && retryAfter <= 5, `Retry-After ${retryAfter}`);
+    const other = freshPlayer('events-other');
+    assert.equal(
+      (await post(t, { from, sub: other, body: batchOf(other, 200) })).statusCode,
+      202,
+      'another player has a bucket of its own',
+    );
+    assert.equal(await t.redis.exists(`${t.config.queue.prefix}:ratelimit:events:${sub}`), 1);
+  });
+});

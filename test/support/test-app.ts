@@ -68,6 +68,7 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared, em
     // Rate limits off: suites that are not about them send many quick requests as one player from one address.
     // test/rate-limit.e2e-spec.ts switches them on.
     RATE_LIMIT_PER_SUB_PER_SECOND: '0',
+    RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
     RATE_LIMIT_PER_IP_PER_SECOND: '0',
     ...env,
   });

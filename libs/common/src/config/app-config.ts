@@ -53,6 +53,9 @@ export interface RateLimitConfig {
   perSubBurst: number;
   perIpPerSecond: number;
   perIpBurst: number;
+  /** Events (not requests) per player: what one player may put into the buffer everyone shares. */
+  eventsPerSubPerSecond: number;
+  eventsPerSubBurst: number;
 }
 
 /** The embedded development database: PGlite (PostgreSQL compiled to WebAssembly) keeping its files in `dir`. */
@@ -375,6 +378,9 @@ export function loadConfig(env: Env): AppConfig {
       // Many players can share one address (carrier-grade NAT), so the per-IP limit is far looser.
       perIpPerSecond: reader.int('RATE_LIMIT_PER_IP_PER_SECOND', 200, 0, 1_000_000),
       perIpBurst: reader.int('RATE_LIMIT_PER_IP_BURST', 400, 1, 1_000_000),
+      eventsPerSubPerSecond: reader.int('RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND', 100, 0, 1_000_000),
+      // At least a full batch (200 events), or such a batch could never pass.
+      eventsPerSubBurst: reader.int('RATE_LIMIT_EVENTS_PER_SUB_BURST', 2000, 200, 10_000_000),
     },
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),

@@ -35,7 +35,7 @@ export const NOT_ENFORCED: RateLimitDecision = Object.freeze({
 
 /**
  * One token bucket per key, refilled continuously at `rate` tokens per second up to `burst`; a request takes one
- * token. The whole read-refill-take-write runs as one script, so concurrent gateways can never both take the last
+ * token, or `cost`. The whole read-refill-take-write runs as one script, so concurrent gateways can never both take the last
  * token, and it costs one round trip.
  *
  * The clock is Redis's own TIME, not the gateway's: every gateway instance then refills the same bucket against the
@@ -52,6 +52,7 @@ export const NOT_ENFORCED: RateLimitDecision = Object.freeze({
 const TOKEN_BUCKET_LUA = `
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 't', 'at')
@@ -64,13 +65,13 @@ elseif now > at then
 end
 if tokens > burst then tokens = burst end
 local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= cost then
+  tokens = tokens - cost
   allowed = 1
 end
 local full_ms = math.ceil((burst - tokens) * 1000 / rate)
 local retry_ms = 0
-if allowed == 0 then retry_ms = math.ceil((1 - tokens) * 1000 / rate) end
+if allowed == 0 then retry_ms = math.ceil((cost - tokens) * 1000 / rate) end
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.max(full_ms, 1))
 return {allowed, math.floor(tokens), retry_ms, full_ms}
@@ -81,7 +82,7 @@ const COMMAND = 'playsmartTokenBucket';
 type TokenBucketReply = [allowed: number, remaining: number, retryMs: number, fullMs: number];
 
 interface TokenBucketRedis {
-  [COMMAND](key: string, rate: number, burst: number): Promise<TokenBucketReply>;
+  [COMMAND](key: string, rate: number, burst: number, cost: number): Promise<TokenBucketReply>;
 }
 
 /**
@@ -96,9 +97,9 @@ export const RATE_LIMIT_DEADLINE_MS = 250;
  */
 export const RATE_LIMIT_PAUSE_MS = 1000;
 
-export type RateLimitSubject = 'sub' | 'ip';
+export type RateLimitSubject = 'sub' | 'ip' | 'events';
 
-/** `<prefix>:ratelimit:sub:<sub>` and `<prefix>:ratelimit:ip:<address>`: under the queue prefix, like every key. */
+/** `<prefix>:ratelimit:sub:<sub>`, `…:ip:<address>` and `…:events:<sub>`: under the queue prefix, like every key. */
 export function rateLimitKey(prefix: string, subject: RateLimitSubject, id: string): string {
   return `${prefix}:ratelimit:${subject}:${id}`;
 }
@@ -156,6 +157,16 @@ export class RateLimiter {
     return this.consume(rateLimitKey(prefix, 'sub', sub), perSubPerSecond, perSubBurst);
   }
 
+  /**
+   * The per-player event bucket (RATE_LIMIT_EVENTS_PER_SUB_*): a batch takes one token per event, so that a few
+   * players cannot fill the buffer all players share (BUFFER_MAX_EVENTS) with full batches within their request limit.
+   */
+  consumeEventsForSub(sub: string, events: number): Promise<RateLimitDecision> {
+    const { prefix } = this.config.queue;
+    const { eventsPerSubPerSecond, eventsPerSubBurst } = this.config.rateLimit;
+    return this.consume(rateLimitKey(prefix, 'events', sub), eventsPerSubPerSecond, eventsPerSubBurst, Math.min(events, eventsPerSubBurst));
+  }
+
   /** The per-client-address bucket (RATE_LIMIT_PER_IP_*). */
   consumeForIp(address: string): Promise<RateLimitDecision> {
     const { prefix } = this.config.queue;
@@ -168,11 +179,11 @@ export class RateLimiter {
    * rejects: when Redis fails or is slower than RATE_LIMIT_DEADLINE_MS the request passes, unreported, and so do the
    * requests of the next RATE_LIMIT_PAUSE_MS without asking Redis.
    */
-  async consume(key: string, rate: number, burst: number): Promise<RateLimitDecision> {
+  async consume(key: string, rate: number, burst: number, cost = 1): Promise<RateLimitDecision> {
     if (rate <= 0 || Date.now() < this.pausedUntil) return NOT_ENFORCED;
     let reply: TokenBucketReply;
     try {
-      reply = await withDeadline(this.redis[COMMAND](key, rate, burst), RATE_LIMIT_DEADLINE_MS, 'Redis');
+      reply = await withDeadline(this.redis[COMMAND](key, rate, burst, cost), RATE_LIMIT_DEADLINE_MS, 'Redis');
     } catch (error) {
       this.pausedUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
       if (!this.failing) {
