@@ -51,6 +51,8 @@ export class ServiceProcess {
     readonly role: Role,
     private readonly child: ChildProcess,
     readonly url: string,
+    /** The operations listener: /metrics, Bull Board, the docs. */
+    readonly opsUrl: string,
   ) {
     const keep = (chunk: Buffer) => {
       this.output += chunk.toString();
@@ -65,13 +67,14 @@ export class ServiceProcess {
     const { readyPath = '/health/ready', timeoutMs = 60_000 } = options;
     const { env: scriptEnv, nodeArgs, entry } = startCommand(role);
     const port = await freePort();
+    const opsPort = await freePort();
     const child = spawn(process.execPath, [...nodeArgs, ...(options.nodeArgs ?? []), entry], {
       cwd: ROOT,
       // The caller's environment wins over the script's (the tests run the :prod scripts with NODE_ENV=test).
-      env: { HOST: '127.0.0.1', PORT: String(port), ...scriptEnv, ...env },
+      env: { HOST: '127.0.0.1', PORT: String(port), OPS_PORT: String(opsPort), ...scriptEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const service = new ServiceProcess(role, child, `http://127.0.0.1:${port}`);
+    const service = new ServiceProcess(role, child, `http://127.0.0.1:${port}`, `http://127.0.0.1:${opsPort}`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${service.output}`);

@@ -64,7 +64,7 @@ function assertPrometheusText(response: LightMyRequestResponse): void {
 }
 
 async function scrape(t: TestApp): Promise<Scrape> {
-  const response = await t.inject({ method: 'GET', url: '/metrics' });
+  const response = await t.opsInject({ method: 'GET', url: '/metrics' });
   assertPrometheusText(response);
   return new Scrape(response.body);
 }
@@ -83,7 +83,7 @@ describe('GET /metrics (all-in-one)', () => {
   });
 
   it('answers in the Prometheus text format, without a token, with the process metrics, and is not in the API document', async () => {
-    const response = await t.inject({ method: 'GET', url: '/metrics' });
+    const response = await t.opsInject({ method: 'GET', url: '/metrics' });
     assertPrometheusText(response);
     assert.match(response.body, /^# HELP playsmart_events_accepted_total /m);
     assert.match(response.body, /^# TYPE playsmart_ingest_lag_seconds histogram$/m);
@@ -251,7 +251,7 @@ describe('GET /metrics while Redis is down', () => {
       assert.equal(down.value('playsmart_queue_stats_up'), 0);
       assert.equal(down.value('playsmart_buffered_events'), undefined);
       assert.equal(down.value('playsmart_queue_jobs'), undefined);
-      assert.ok(down.value('playsmart_http_request_duration_seconds_count') !== undefined, 'the in-memory metrics are still there');
+      assert.ok(down.value('playsmart_process_cpu_user_seconds_total') !== undefined, 'the in-memory metrics are still there');
 
       await redis.restart();
       running = true;
@@ -270,7 +270,7 @@ describe('GET /metrics while Redis is down', () => {
 });
 
 describe('the worker process on its own', () => {
-  it('serves /metrics and, with ADMIN_*, Bull Board on its port (npm run start:worker:prod)', async () => {
+  it('serves /metrics and, with ADMIN_*, Bull Board on its operations listener (npm run start:worker:prod)', async () => {
     const database = await createTestDatabase();
     const prefix = `test-${randomUUID().slice(0, 8)}`;
     const worker = await startService('worker', {
@@ -282,7 +282,7 @@ describe('the worker process on its own', () => {
     });
     const redis = new Redis(REDIS_URL);
     try {
-      const response = await fetch(`${worker.url}/metrics`);
+      const response = await fetch(`${worker.opsUrl}/metrics`);
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const metrics = new Scrape(await response.text());
@@ -291,7 +291,7 @@ describe('the worker process on its own', () => {
       // Its own requests are measured, by route pattern.
       const live = { route: '/health/live', status_code: '200' };
       await fetch(`${worker.url}/health/live`);
-      const again = new Scrape(await (await fetch(`${worker.url}/metrics`)).text());
+      const again = new Scrape(await (await fetch(`${worker.opsUrl}/metrics`)).text());
       assert.equal(
         again.count('playsmart_http_request_duration_seconds_count', live) -
           metrics.count('playsmart_http_request_duration_seconds_count', live),
@@ -304,8 +304,9 @@ describe('the worker process on its own', () => {
       });
       assert.equal(api.status, 404, 'the worker serves no API');
 
-      assert.equal((await fetch(`${worker.url}/admin/queues`)).status, 401);
-      const board = await fetch(`${worker.url}/admin/queues`, {
+      assert.equal((await fetch(`${worker.url}/admin/queues`)).status, 404, 'not on its main port');
+      assert.equal((await fetch(`${worker.opsUrl}/admin/queues`)).status, 401);
+      const board = await fetch(`${worker.opsUrl}/admin/queues`, {
         headers: { authorization: `Basic ${Buffer.from('ops:worker-board-password').toString('base64')}` },
       });
       assert.equal(board.status, 200);

@@ -167,6 +167,23 @@ describe('operations: health, documentation and tooling', () => {
   });
 });
 
+describe("operators' endpoints on the operations listener", () => {
+  it("serves metrics and the docs there, and neither on the players' port without DOCS_PUBLIC", async () => {
+    const t = await bootTestApp({ env: { DOCS_PUBLIC: 'false' } });
+    try {
+      for (const url of ['/metrics', '/docs', '/docs-json', '/docs/swagger-ui.css']) {
+        assert.equal((await t.inject({ method: 'GET', url })).statusCode, 404, `${url} on the players' port`);
+      }
+      for (const url of ['/metrics', '/docs', '/docs-json', '/health/live', '/health/ready']) {
+        assert.equal((await t.opsInject({ method: 'GET', url })).statusCode, 200, `${url} on the operations listener`);
+      }
+      for (const url of ['/health/live', '/health/ready']) assert.equal((await t.inject({ method: 'GET', url })).statusCode, 200, url);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('migrations', () => {
   it('writers starting at once on an empty database all start, and each migration is applied once', async () => {
     const database = await createTestDatabase();

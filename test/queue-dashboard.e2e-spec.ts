@@ -29,7 +29,7 @@ describe('Bull Board without ADMIN_USER and ADMIN_PASSWORD', () => {
   it('is not served at all: 404, credentials or not', async () => {
     for (const url of ['/admin/queues', '/admin/queues/', '/admin/queues/api/queues']) {
       for (const headers of [{}, AUTHORIZED]) {
-        const response = await t.inject({ method: 'GET', url, headers });
+        const response = await t.opsInject({ method: 'GET', url, headers });
         assert.equal(response.statusCode, 404, url);
         assert.equal(response.json<{ error: { code: string } }>().error.code, 'NOT_FOUND');
       }
@@ -46,6 +46,14 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
     await t.close();
   });
 
+  it("is served on the operations listener only, never on the players' port", async () => {
+    for (const url of ['/admin/queues', '/admin/queues/api/queues', '/metrics']) {
+      const response = await t.inject({ method: 'GET', url, headers: AUTHORIZED });
+      assert.equal(response.statusCode, 404, url);
+    }
+    assert.equal((await t.opsInject({ method: 'GET', url: '/admin/queues', headers: AUTHORIZED })).statusCode, 200);
+  });
+
   it('asks for credentials on every board route: the page, its files and its API', async () => {
     for (const url of [
       '/admin/queues',
@@ -53,9 +61,9 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
       '/admin/queues/static/favicon-32x32.png',
       '/admin/queues/api/queues',
     ]) {
-      assertChallenged(await t.inject({ method: 'GET', url }));
+      assertChallenged(await t.opsInject({ method: 'GET', url }));
     }
-    assertChallenged(await t.inject({ method: 'PUT', url: '/admin/queues/api/queues/ingest-events/retry/failed' }));
+    assertChallenged(await t.opsInject({ method: 'PUT', url: '/admin/queues/api/queues/ingest-events/retry/failed' }));
   });
 
   it('refuses wrong credentials and other schemes', async () => {
@@ -66,13 +74,13 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
       { authorization: `Bearer ${Buffer.from(`ops:${ADMIN.ADMIN_PASSWORD}`).toString('base64')}` },
       { authorization: 'Basic not-base64!' },
     ]) {
-      assertChallenged(await t.inject({ method: 'GET', url: '/admin/queues', headers }));
-      assertChallenged(await t.inject({ method: 'GET', url: '/admin/queues/api/queues', headers }));
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers }));
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers }));
     }
   });
 
   it('serves the board with the right credentials, and its API lists the ingest queue', async () => {
-    const page = await t.inject({ method: 'GET', url: '/admin/queues', headers: AUTHORIZED });
+    const page = await t.opsInject({ method: 'GET', url: '/admin/queues', headers: AUTHORIZED });
     assert.equal(page.statusCode, 200);
     assert.match(String(page.headers['content-type']), /^text\/html/);
     assert.match(page.body, /PlaySmart Ingest/);
@@ -80,9 +88,9 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
     assert.match(page.body, /<base href="\/admin\/queues\/"/);
     const script = /<script defer src="(static\/js\/[^"]+)"/.exec(page.body)?.[1];
     assert.ok(script);
-    assert.equal((await t.inject({ method: 'GET', url: `/admin/queues/${script}`, headers: AUTHORIZED })).statusCode, 200);
+    assert.equal((await t.opsInject({ method: 'GET', url: `/admin/queues/${script}`, headers: AUTHORIZED })).statusCode, 200);
 
-    const api = await t.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: AUTHORIZED });
+    const api = await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers: AUTHORIZED });
     assert.equal(api.statusCode, 200, api.body);
     const { queues } = api.json<{ queues: Array<{ name: string }> }>();
     assert.deepEqual(
@@ -92,7 +100,7 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
   });
 
   it("takes the board's actions, which are PUTs without a body or a content type", async () => {
-    const retry = await t.inject({ method: 'PUT', url: '/admin/queues/api/queues/ingest-events/retry/failed', headers: AUTHORIZED });
+    const retry = await t.opsInject({ method: 'PUT', url: '/admin/queues/api/queues/ingest-events/retry/failed', headers: AUTHORIZED });
     assert.equal(retry.statusCode, 200, retry.body);
     // The API's own routes keep their rule: a POST without a content type is still a 415.
     const ingest = await t.inject({ method: 'POST', url: '/ingest/events', payload: '{}' });
@@ -115,14 +123,14 @@ describe('Bull Board in the split deployment', () => {
     const worker = await bootTestApp({ rootModule: WorkerModule, env: ADMIN, shared: { databaseUrl: database.url, prefix } });
     const gateway = await bootTestApp({ rootModule: GatewayModule, env: ADMIN, shared: { databaseUrl: database.url, prefix } });
     try {
-      assertChallenged(await worker.inject({ method: 'GET', url: '/admin/queues' }));
-      const api = await worker.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: AUTHORIZED });
+      assertChallenged(await worker.opsInject({ method: 'GET', url: '/admin/queues' }));
+      const api = await worker.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers: AUTHORIZED });
       assert.equal(api.statusCode, 200);
       assert.deepEqual(
         api.json<{ queues: Array<{ name: string }> }>().queues.map((q) => q.name),
         ['ingest-events'],
       );
-      assert.equal((await gateway.inject({ method: 'GET', url: '/admin/queues', headers: AUTHORIZED })).statusCode, 404);
+      assert.equal((await gateway.opsInject({ method: 'GET', url: '/admin/queues', headers: AUTHORIZED })).statusCode, 404);
     } finally {
       await deletePrefix(worker.redis, prefix);
       await gateway.close();

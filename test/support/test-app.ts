@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { sign, SignOptions } from 'jsonwebtoken';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Pool } from 'pg';
-import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, loadConfig } from '#common';
+import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, createOpsApp, loadConfig } from '#common';
 import { EmbeddedDatabase } from '#persistence';
 import { AppModule } from '../../src/app.module';
 import { createDatabase, deletePrefix, ScratchDatabase } from '../../support/local-services';
@@ -27,7 +27,11 @@ export interface TestApp {
   /** A pool on this run's own database (on the embedded database: its one connection besides the service's). */
   db: Pool;
   redis: Redis;
+  /** The operations listener's application (/metrics, Bull Board, the docs), as startApp creates it. */
+  ops: NestFastifyApplication;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
+  /** A request to the operations listener. */
+  opsInject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -81,8 +85,11 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared, em
     logger: ['error'],
   });
   configureApp(app, { swagger: true });
+  const ops = await createOpsApp(app, { swagger: true, logger: ['error'] });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
+  await ops.init();
+  await ops.getHttpAdapter().getInstance().ready();
   const databaseUrl = database?.url ?? app.get(EmbeddedDatabase, { strict: false }).url;
   if (databaseUrl === undefined) throw new Error('the embedded database did not start');
   const db = new Pool({ connectionString: databaseUrl, max: database === undefined ? 1 : 2 });
@@ -93,11 +100,14 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared, em
     databaseUrl,
     db,
     redis,
+    ops,
     inject: (options) => app.inject(options),
+    opsInject: (options) => ops.inject(options),
     close: async () => {
       // The pool first: closing the embedded database ends the connections still open on it.
       await db.end();
       await app.close();
+      await ops.close();
       if (shared === undefined) await deletePrefix(redis, prefix);
       redis.disconnect();
       await database?.drop();

@@ -1,5 +1,4 @@
-import { Logger, Module, OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { Injectable, Logger, Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -7,28 +6,29 @@ import { IngestQueueMonitor, IngestQueueMonitorModule } from '../queue/ingest-qu
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './queue-dashboard';
 
 /**
- * Bull Board for the ingest queue at /admin/queues, behind HTTP Basic auth (ADMIN_USER, ADMIN_PASSWORD). Without both
- * variables nothing is registered and the path is an ordinary 404. Imported by the all-in-one and the worker; not by
- * the gateway, which faces the players.
+ * Bull Board for the ingest queue at /admin/queues, behind HTTP Basic auth (ADMIN_USER, ADMIN_PASSWORD), on the
+ * operations listener (createOpsApp registers it there). Without both variables nothing is registered and the path is
+ * an ordinary 404. Provided by the all-in-one and the worker; not by the gateway.
  *
  * @bull-board/nestjs is not used: with the Fastify adapter it applies its `middleware` option to the exact base path
  * only, leaving the board's API and pages below it unprotected, and its module registers the board whatever the
  * configuration says. Registering @bull-board/fastify here puts the auth hook on every board route.
  */
-@Module({ imports: [IngestQueueMonitorModule] })
-export class QueueDashboardModule implements OnModuleInit {
+@Injectable()
+export class QueueDashboard {
   private readonly logger = new Logger('QueueDashboard');
 
   constructor(
-    private readonly adapterHost: HttpAdapterHost,
     private readonly monitor: IngestQueueMonitor,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async onModuleInit(): Promise<void> {
-    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    if (this.config.admin === undefined || fastify === undefined) return;
+  async register(fastify: FastifyInstance): Promise<void> {
+    if (this.config.admin === undefined) return;
     await registerQueueDashboard(fastify, [this.monitor.queue], this.config.admin);
-    this.logger.log(`Bull Board at ${QUEUE_DASHBOARD_PATH} (HTTP Basic auth)`);
+    this.logger.log(`Bull Board at ${QUEUE_DASHBOARD_PATH} on the operations listener (HTTP Basic auth)`);
   }
 }
+
+@Module({ imports: [IngestQueueMonitorModule], providers: [QueueDashboard], exports: [QueueDashboard] })
+export class QueueDashboardModule {}

@@ -167,4 +167,14 @@ describe('loadConfig', () => {
       assertRefused({ NODE_ENV: 'test', TRUST_PROXY: refused }, ['TRUST_PROXY']);
     }
   });
+
+  it("keeps the docs off the players' port and off altogether in production unless asked, operations on 127.0.0.1", () => {
+    const production = loadConfig(PRODUCTION);
+    assert.deepEqual([production.swaggerEnabled, production.docsPublic], [false, false]);
+    assert.deepEqual(production.ops, { port: 9464, host: '127.0.0.1' });
+    const development = loadConfig({ NODE_ENV: 'development' });
+    assert.deepEqual([development.swaggerEnabled, development.docsPublic], [true, true]);
+    const opted = loadConfig({ ...PRODUCTION, SWAGGER_ENABLED: 'true', DOCS_PUBLIC: 'true', OPS_PORT: '9100', OPS_HOST: '10.0.0.5' });
+    assert.deepEqual([opted.swaggerEnabled, opted.docsPublic, opted.ops], [true, true, { port: 9100, host: '10.0.0.5' }]);
+  });
 });

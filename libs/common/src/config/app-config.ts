@@ -107,6 +107,10 @@ export interface AppConfig {
   bodyLimitBytes: number;
   http: HttpServerConfig;
   swaggerEnabled: boolean;
+  /** Swagger UI and the OpenAPI document on the players' port too, not only on the operations listener. */
+  docsPublic: boolean;
+  /** The operations listener: /metrics, Bull Board, the docs and the health checks, off the players' port. */
+  ops: { port: number; host: string };
   logLevel: LogLevel;
   jwt: JwtConfig;
   limits: ValidationLimits;
@@ -351,7 +355,9 @@ export function loadConfig(env: Env): AppConfig {
     host: reader.string('HOST') ?? '0.0.0.0',
     bodyLimitBytes: reader.int('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     http: readHttpServerConfig(reader),
-    swaggerEnabled: reader.bool('SWAGGER_ENABLED', true),
+    swaggerEnabled: reader.bool('SWAGGER_ENABLED', !isProduction),
+    docsPublic: reader.bool('DOCS_PUBLIC', !isProduction),
+    ops: { port: reader.int('OPS_PORT', 9464, 0, 65535), host: reader.string('OPS_HOST') ?? '127.0.0.1' },
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'log'),
     jwt: readJwtConfig(reader, reader.string('NODE_ENV') === undefined ? undefined : nodeEnv),
     limits: {

@@ -1,6 +1,5 @@
-import { INestApplication, Logger, Type } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
@@ -8,10 +7,8 @@ import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
 import { answerClientError } from '../errors/error-envelope.filter';
 import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
 import { RateLimiter } from '../rate-limit/token-bucket';
-import { installGracefulShutdown } from './graceful-shutdown';
 import { registerEarlyAuthentication, REQUEST_AUTHENTICATOR, RequestAuthenticator } from './early-authentication';
 import { GENERIC_JSON_BODY_RULES, JSON_BODY_RULES, JsonBodyRules, registerJsonBodyParser } from './json-body.parser';
-import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
 import { requestIdFrom } from '../logging/request-context';
 import { registerRequestContext } from '../logging/request-logging';
 
@@ -66,11 +63,12 @@ export function configureApp(app: NestFastifyApplication, options: ConfigureOpti
   // After the content-type check, before the body is read: a request without a valid token never has its body read.
   const authenticator = optional<RequestAuthenticator>(app, REQUEST_AUTHENTICATOR);
   if (authenticator !== undefined) registerEarlyAuthentication(fastify, authenticator);
-  if (options.swagger && config.swaggerEnabled) setupSwagger(app);
+  // On the players' port only when the operator says so; the operations listener serves them anyway (createOpsApp).
+  if (options.swagger && config.swaggerEnabled && config.docsPublic) setupSwagger(app);
 }
 
 /** A provider some applications have (the gateway's authenticator, its body rules), or undefined. */
-function optional<T>(app: NestFastifyApplication, token: symbol): T | undefined {
+export function optional<T>(app: NestFastifyApplication, token: symbol | (abstract new (...args: never[]) => T)): T | undefined {
   try {
     return app.get<T>(token, { strict: false });
   } catch {
@@ -97,7 +95,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   );
 }
 
-export function setupSwagger(app: NestFastifyApplication): void {
+/** Swagger UI at /docs and the document at /docs-json on `app`, describing `described` (by default `app` itself). */
+export function setupSwagger(app: NestFastifyApplication, described: INestApplication = app): void {
   // Swagger UI and the document are read by people without a token: public, like a route marked @Public().
   app
     .getHttpAdapter()
@@ -107,7 +106,7 @@ export function setupSwagger(app: NestFastifyApplication): void {
         route.config = { ...route.config, playsmartPublic: true };
       }
     });
-  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(described), { jsonDocumentUrl: 'docs-json' });
 }
 
 /** Validates the environment first, so that a bad variable stops start-up with a message naming it. */
@@ -120,33 +119,5 @@ export function loadConfigOrExit(): AppConfig {
       process.exit(1);
     }
     throw error;
-  }
-}
-
-/**
- * Creates, configures and starts an application, as every main.ts does. Never rejects (its callers do not wait for
- * it): a failure to start is written to stderr and ends the process with status 1.
- */
-export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
-  const config = loadConfigOrExit();
-  try {
-    const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
-      logger: new PinoLoggerService(createPinoLogger(config, name)),
-      // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
-      bodyParser: false,
-      // Errors reach the catch below (one line, status 1) instead of Nest's handler, which aborts the process on any,
-      // including the absence of a provider configureApp looks for.
-      abortOnError: false,
-    });
-    configureApp(app, options);
-    installGracefulShutdown(app, config.shutdownTimeoutMs);
-    await app.listen(config.port, config.host);
-    new Logger(name).log(
-      `listening on http://${config.host}:${config.port}${options.swagger && config.swaggerEnabled ? ' (Swagger UI at /docs)' : ''}`,
-    );
-    return app;
-  } catch (error) {
-    process.stderr.write(`${name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
   }
 }

@@ -7,9 +7,10 @@ import { errorBody } from '../errors/api-error';
  * SIGTERM and SIGINT: stop accepting connections, answer requests that still arrive on open connections with
  * 503, let the requests in flight finish, let the worker finish its active jobs (BatchWorker closes in
  * beforeApplicationShutdown), close the pools, and exit. A process that has not finished within
- * `timeoutMs` exits anyway: its unfinished jobs stay in Redis and another worker takes them up.
+ * `timeoutMs` exits anyway: its unfinished jobs stay in Redis and another worker takes them up. The operations
+ * listener (`ops`) keeps answering health checks and scrapes until the application has closed.
  */
-export function installGracefulShutdown(app: NestFastifyApplication, timeoutMs: number): void {
+export function installGracefulShutdown(app: NestFastifyApplication, timeoutMs: number, ops?: NestFastifyApplication): void {
   const logger = new Logger('Shutdown');
   let draining = false;
   const fastify = app.getHttpAdapter().getInstance();
@@ -45,6 +46,7 @@ export function installGracefulShutdown(app: NestFastifyApplication, timeoutMs: 
     server.closeIdleConnections();
     await closed;
     await app.close();
+    await ops?.close();
     logger.log('stopped');
     process.exit(0);
   };

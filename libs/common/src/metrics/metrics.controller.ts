@@ -5,8 +5,8 @@ import { Public } from '../http/public.decorator';
 import { Metrics } from './metrics';
 
 /**
- * Prometheus's text format. Open like the health checks (not part of the public API, never rate-limited): serve it on
- * a network only the scraper reaches.
+ * Prometheus's text format, on the operations listener only (createOpsApp): open like the health checks, never
+ * rate-limited, so keep OPS_HOST on a network only the scraper reaches.
  */
 @ApiExcludeController()
 @Public()

@@ -4,17 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import { IngestQueueMonitorModule } from '../queue/ingest-queue-monitor';
 import { registerHttpMetrics } from './http-metrics';
 import { Metrics } from './metrics';
-import { MetricsController } from './metrics.controller';
 import { QueueGauges } from './queue-gauges';
 
 /**
- * `GET /metrics` and the Metrics every module records into. Global: the producer, the worker and the error filter
- * inject Metrics wherever they run. Imported by HttpCoreModule, so every application serves it.
+ * The Metrics every module records into. Global: the producer, the worker and the error filter inject Metrics wherever
+ * they run. Imported by HttpCoreModule; `GET /metrics` (MetricsController) is served by the operations listener.
  */
 @Global()
 @Module({
   imports: [IngestQueueMonitorModule],
-  controllers: [MetricsController],
   providers: [Metrics, QueueGauges],
   exports: [Metrics],
 })

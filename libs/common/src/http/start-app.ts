@@ -1,0 +1,41 @@
+import { Logger, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
+import { ConfigureOptions, configureApp, createFastifyAdapter, loadConfigOrExit } from './create-app';
+import { installGracefulShutdown } from './graceful-shutdown';
+import { createOpsApp } from './ops-app';
+
+/**
+ * Creates, configures and starts an application and its operations listener, as every main.ts does. Never rejects
+ * (its callers do not wait for it): a failure to start is written to stderr and ends the process with status 1.
+ */
+export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
+  const config = loadConfigOrExit();
+  try {
+    const logger = new PinoLoggerService(createPinoLogger(config, name));
+    const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
+      logger,
+      // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
+      bodyParser: false,
+      // Errors reach the catch below (one line, status 1) instead of Nest's handler, which aborts the process on any,
+      // including the absence of a provider configureApp looks for.
+      abortOnError: false,
+    });
+    configureApp(app, options);
+    const ops = await createOpsApp(app, { swagger: options.swagger, logger });
+    installGracefulShutdown(app, config.shutdownTimeoutMs, ops);
+    await app.listen(config.port, config.host);
+    await ops.listen(config.ops.port, config.ops.host);
+    const docs = options.swagger && config.swaggerEnabled;
+    new Logger(name).log(
+      `listening on http://${config.host}:${config.port}${docs && config.docsPublic ? ' (Swagger UI at /docs)' : ''}; ` +
+        `operations on http://${config.ops.host}:${config.ops.port} (/metrics, /health${docs ? ', /docs' : ''}` +
+        `${config.admin === undefined ? '' : ', /admin/queues'})`,
+    );
+    return app;
+  } catch (error) {
+    process.stderr.write(`${name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+}
