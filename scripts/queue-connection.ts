@@ -8,7 +8,10 @@ const CONNECT_WITHIN_MS = 5000;
  * command must not hang, nor print a stack trace per reconnection attempt, when Redis is away.
  */
 export async function openIngestQueue(config: QueueConfig): Promise<Queue<IngestBatchJobData>> {
-  const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, { connection: fastFailRedisOptions(config.redisUrl), prefix: config.prefix });
+  const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
+    connection: fastFailRedisOptions(config.redisUrl, config.redisTlsCa),
+    prefix: config.prefix,
+  });
   let lastError: Error | undefined;
   queue.on('error', (error) => (lastError = error));
   try {

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
   const queue = await openIngestQueue(config.queue);
   // Queued until it connects (Redis has just answered the queue), and bounded by the command timeout.
-  const redis = new Redis({ ...fastFailRedisOptions(config.queue.redisUrl), enableOfflineQueue: true });
+  const redis = new Redis({ ...fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa), enableOfflineQueue: true });
   // Reported by the command's own failure, if Redis goes away now.
   redis.on('error', () => undefined);
   try {

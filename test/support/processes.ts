@@ -19,11 +19,17 @@ export class PrivateRedis {
   private child?: ChildProcess;
   private readonly dir = mkdtempSync(join(tmpdir(), 'playsmart-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[],
+  ) {}
 
-  /** On a free port, or on `port` (one a service was told to use before Redis was there). */
-  static async start(port?: number): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(port ?? (await freePort()));
+  /**
+   * On a free port, or on `port` (one a service was told to use before Redis was there), with `extraArgs` added to
+   * the command line (users, TLS). With `--port 0 --tls-port <port>` it listens for TLS only.
+   */
+  static async start(port?: number, extraArgs: readonly string[] = []): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port ?? (await freePort()), extraArgs);
     await redis.restart();
     return redis;
   }
@@ -50,6 +56,7 @@ export class PrivateRedis {
         'always',
         '--maxmemory-policy',
         'noeviction',
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );

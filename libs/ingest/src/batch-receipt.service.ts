@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { ApiError, INGEST_QUEUE, IngestBatchJobData, queuedEventCount, withDeadline } from '#common';
+import { ApiError, INGEST_QUEUE, IngestBatchJobData, withDeadline } from '#common';
 import { BatchReceiptStore, StoredBatchReceipt } from '#persistence';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 
@@ -41,7 +41,7 @@ export class BatchReceiptService {
     if (queued !== undefined) {
       const { job, state } = queued;
       if (job.data.user_id !== userId) return undefined;
-      const receipt = { batch_id: batchId, accepted: queuedEventCount(job.data) };
+      const receipt = { batch_id: batchId, accepted: job.data.accepted };
       if (state === 'failed') return { ...receipt, status: 'failed' };
       if (state !== 'completed') return { ...receipt, status: 'queued' };
       // Written a moment ago and not removed yet: the row has written_at, which is optional when it cannot be read.

@@ -17,7 +17,10 @@ import { ingestBodyRules } from './dto/ingest-batch.dto';
   imports: [
     BullModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ connection: fastFailRedisOptions(config.queue.redisUrl), prefix: config.queue.prefix }),
+      useFactory: (config: AppConfig) => ({
+        connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+        prefix: config.queue.prefix,
+      }),
     }),
     BullModule.registerQueue({ name: INGEST_QUEUE }),
   ],

@@ -52,7 +52,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
   onApplicationBootstrap(): void {
     const { redisUrl, prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
     const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.process(job), {
-      connection: workerRedisOptions(redisUrl),
+      connection: workerRedisOptions(redisUrl, this.config.queue.redisTlsCa),
       prefix,
       concurrency: workerConcurrency,
       // A job whose worker was killed is taken up again once its lock lapses.

@@ -37,6 +37,8 @@ export interface ValidationLimits {
 
 export interface QueueConfig {
   redisUrl: string;
+  /** PEM of the CA that signed the Redis server's certificate, for a `rediss:` REDIS_URL (REDIS_TLS_CA_FILE). */
+  redisTlsCa?: string;
   prefix: string;
   jobAttempts: number;
   jobBackoffMs: number;
@@ -167,6 +169,18 @@ class EnvReader {
   raw(name: string): string | undefined {
     const raw = this.env[name];
     return raw === undefined || raw.trim() === '' ? undefined : raw;
+  }
+
+  /** The contents of the file the variable names, or undefined when it is unset; a file that cannot be read is a problem. */
+  file(name: string): string | undefined {
+    const path = this.string(name);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      this.problems.push(`${name} cannot be read: ${path}`);
+      return undefined;
+    }
   }
 
   optionalInt(name: string, min: number): number | undefined {
@@ -370,6 +384,7 @@ export function loadConfig(env: Env): AppConfig {
     },
     queue: {
       redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
+      redisTlsCa: reader.file('REDIS_TLS_CA_FILE'),
       prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),

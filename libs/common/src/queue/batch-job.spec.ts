@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeBatchJob, derivedEventId, queuedEventCount } from './batch-job';
+import { decodeBatchJob, derivedEventId } from './batch-job';
 import { IngestBatchJobData } from './ingest-queue';
 
 const VERSION_4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -64,25 +64,17 @@ describe('decodeBatchJob', () => {
     for (const id of ids) assert.match(id, VERSION_4);
   });
 
-  it('writes a job queued by the previous version, which held the decoded batch, as it is', () => {
-    const batch = {
+  it('refuses a job in the decoded shape of the version before, which used to be written whatever it said', () => {
+    const planted = {
       batch_id: randomUUID(),
-      user_id: 'u',
-      game_id: 'com.a.b',
+      user_id: 'anyone',
+      game_id: 'any.game',
       received_at: '2026-04-22T14:31:00.000Z',
       events: [
-        {
-          event_id: randomUUID(),
-          type: 'LevelStarted',
-          custom_event_name: null,
-          occurred_at: '2026-04-22T14:30:00.000Z',
-          customdata: null,
-        },
+        { event_id: randomUUID(), type: 'NotAType', custom_event_name: null, occurred_at: '2026-04-22T14:30:00.000Z', customdata: null },
       ],
     };
-    const job = structuredClone(batch) as unknown as IngestBatchJobData;
-    assert.deepEqual(decodeBatchJob(job), batch);
-    assert.equal(queuedEventCount(job), 1);
+    assert.throws(() => decodeBatchJob(planted as unknown as IngestBatchJobData), /has no body: it was not queued by this version/);
   });
 
   it('refuses a job whose body does not match its user or count, or does not parse', () => {

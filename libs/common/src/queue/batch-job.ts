@@ -20,19 +20,16 @@ export function derivedEventId(batchId: string, index: number): string {
   return `${batchId.slice(0, 33)}${index.toString(16).padStart(3, '0')}`;
 }
 
-/** How many events a queued job holds, whichever version queued it (see decodeBatchJob). */
-export function queuedEventCount(job: IngestBatchJobData): number {
-  return job.accepted ?? (job as Partial<IngestBatch>).events?.length ?? 0;
-}
-
 /**
  * The batch a job holds, as it is written: timestamps converted to UTC, client event ids in lower case, the others
  * derived. The gateway validated the body, so a job that does not decode was not made by this version: it fails.
  */
 export function decodeBatchJob(job: IngestBatchJobData): IngestBatch {
-  // A job queued by a version before this format holds the decoded batch itself: it is written as it is.
-  const queuedDecoded = job as Partial<IngestBatchJobData> & Partial<IngestBatch>;
-  if (queuedDecoded.body === undefined && Array.isArray(queuedDecoded.events)) return queuedDecoded as IngestBatch;
+  // Jobs of the version before this format held the decoded batch itself, and were written as they were, whatever
+  // they said: such a job (or one planted in that shape) is refused, and kept as failed for an operator to look at.
+  if (typeof (job as Partial<IngestBatchJobData>).body !== 'string') {
+    throw new Error(`batch ${job.batch_id}: the job has no body: it was not queued by this version of the gateway`);
+  }
   const body = JSON.parse(job.body) as { user_id: string; game_id: string; events: AcceptedEvent[] };
   if (body.user_id !== job.user_id || !Array.isArray(body.events) || body.events.length !== job.accepted) {
     throw new Error(`batch ${job.batch_id}: the job's body does not match its user_id and count`);

@@ -17,7 +17,7 @@ export class IngestQueueMonitor implements OnApplicationShutdown {
 
   constructor(@InjectConfig() config: AppConfig) {
     this.queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
-      connection: fastFailRedisOptions(config.queue.redisUrl),
+      connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
       prefix: config.queue.prefix,
     });
     // Without a listener a connection error would be thrown; readiness already reports Redis down.

@@ -29,7 +29,7 @@ export const InjectRedis = (): ParameterDecorator => Inject(REDIS_CLIENT);
       provide: REDIS_CLIENT,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
-        const redis = new Redis(fastFailRedisOptions(config.queue.redisUrl));
+        const redis = new Redis(fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa));
         watchRedisConnection(redis, config.queue.redisUrl);
         return redis;
       },

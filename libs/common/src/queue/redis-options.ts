@@ -1,7 +1,11 @@
 import type { RedisOptions } from 'bullmq';
 
-/** Turns REDIS_URL into ioredis options, so that producer, worker and health checks share one parser. */
-export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
+/**
+ * Turns REDIS_URL into ioredis options, so that producer, worker and health checks share one parser. A user and a
+ * password in the URL authenticate (AUTH, or an ACL user); `rediss:` connects over TLS, verifying the server against
+ * the system's CAs or `tlsCa` (REDIS_TLS_CA_FILE).
+ */
+export function redisOptionsFromUrl(redisUrl: string, tlsCa?: string): RedisOptions {
   const url = new URL(redisUrl);
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   return {
@@ -10,7 +14,7 @@ export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
     username: url.username === '' ? undefined : decodeURIComponent(url.username),
     password: url.password === '' ? undefined : decodeURIComponent(url.password),
     db: Number.isInteger(db) ? db : 0,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
+    tls: url.protocol === 'rediss:' ? (tlsCa === undefined ? {} : { ca: tlsCa }) : undefined,
   };
 }
 
@@ -18,9 +22,9 @@ export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
  * A connection that fails fast while Redis is down, so the API can answer 503 instead of hanging.
  * See https://docs.bullmq.io/guide/going-to-production#enableofflinequeue
  */
-export function fastFailRedisOptions(redisUrl: string): RedisOptions {
+export function fastFailRedisOptions(redisUrl: string, tlsCa?: string): RedisOptions {
   return {
-    ...redisOptionsFromUrl(redisUrl),
+    ...redisOptionsFromUrl(redisUrl, tlsCa),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -30,9 +34,9 @@ export function fastFailRedisOptions(redisUrl: string): RedisOptions {
 }
 
 /** Worker connections block on Redis and must retry forever: BullMQ requires maxRetriesPerRequest null. */
-export function workerRedisOptions(redisUrl: string): RedisOptions {
+export function workerRedisOptions(redisUrl: string, tlsCa?: string): RedisOptions {
   return {
-    ...redisOptionsFromUrl(redisUrl),
+    ...redisOptionsFromUrl(redisUrl, tlsCa),
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(times * 500, 5000),
   };
