@@ -22,7 +22,9 @@ export function startCommand(role: Role): { env: Record<string, string>; nodeArg
     const [name, ...value] = words.shift()!.split('=');
     env[name] = value.join('=');
   }
-  if (words[0] !== 'node' || words.length < 2) throw new Error(`${START_SCRIPT[role]} is not "[VAR=value …] node [flags] <entry>"`);
+  // `exec` makes node the process npm signals (npm forwards SIGTERM to its child, which would otherwise be a shell).
+  if (words[0] === 'exec') words.shift();
+  if (words[0] !== 'node' || words.length < 2) throw new Error(`${START_SCRIPT[role]} is not "[VAR=value …] exec node [flags] <entry>"`);
   return { env, nodeArgs: words.slice(1, -1), entry: words[words.length - 1] };
 }
 

@@ -109,7 +109,7 @@ describe('operations: health, documentation and tooling', () => {
     assert.match(bare.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required unless NODE_ENV is development or test/);
     for (const role of ['all-in-one', 'gateway', 'worker'] as const) assert.equal(startCommand(role).env.NODE_ENV, 'production', role);
     const scripts = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
-    assert.match(scripts.start, /NODE_ENV=\$\{NODE_ENV:-development\} node /);
+    assert.match(scripts.start, /NODE_ENV=\$\{NODE_ENV:-development\} exec node /);
   });
 
   it('creates the schema from migrations, with named constraints and indexes', async () => {
