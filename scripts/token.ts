@@ -19,9 +19,15 @@ if (jwt.key.kind !== 'secret') {
   process.exit(1);
 }
 
+if (Number(lifetime) > jwt.maxLifetimeSeconds) {
+  process.stderr.write(`lifetime must not exceed JWT_MAX_LIFETIME_SECONDS (${jwt.maxLifetimeSeconds}), got ${lifetime}\n`);
+  process.exit(2);
+}
+
 const token = sign({ sub }, createSecretKey(Buffer.from(jwt.key.secret, 'utf8')), {
   algorithm: jwt.algorithms[0],
   expiresIn: Number(lifetime),
+  ...(jwt.type === undefined ? {} : { header: { alg: jwt.algorithms[0], typ: jwt.type } }),
   ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
   ...(jwt.audience === undefined ? {} : { audience: jwt.audience }),
 });

@@ -119,6 +119,51 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('RFC 8725 token settings', () => {
+    const PEM = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----';
+    const JWKS = 'https://id.example.com/.well-known/jwks.json';
+    const { JWT_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+
+    it('requires JWT_AUDIENCE in production with a public key or a JWKS, which a provider shares with other apps', () => {
+      assertRefused({ ...withoutSecret, JWT_PUBLIC_KEY: PEM }, ['JWT_AUDIENCE']);
+      assertRefused({ ...withoutSecret, JWT_JWKS_URI: JWKS }, ['JWT_AUDIENCE']);
+      assert.equal(loadConfig({ ...withoutSecret, JWT_JWKS_URI: JWKS, JWT_AUDIENCE: 'playsmart' }).jwt.audience, 'playsmart');
+      assert.equal(loadConfig({ JWT_JWKS_URI: JWKS }).jwt.audience, undefined, 'outside production it stays optional');
+    });
+
+    it('leaves JWT_AUDIENCE and JWT_ISSUER optional with a dedicated secret, in production too', () => {
+      const { jwt } = loadConfig(PRODUCTION);
+      assert.equal(jwt.audience, undefined);
+      assert.equal(jwt.issuer, undefined);
+    });
+
+    it('requires an https JWKS URI in production and allows http outside it', () => {
+      const error = assertRefused({ ...withoutSecret, JWT_JWKS_URI: 'http://id.example.com/jwks', JWT_AUDIENCE: 'playsmart' }, [
+        'JWT_JWKS_URI',
+      ]);
+      assert.equal(error.problems.length, 1);
+      assert.deepEqual(loadConfig({ JWT_JWKS_URI: 'http://127.0.0.1:8080/jwks' }).jwt.key, {
+        kind: 'jwks',
+        uri: 'http://127.0.0.1:8080/jwks',
+      });
+    });
+
+    it('caps token lifetimes at 7 days unless JWT_MAX_LIFETIME_SECONDS says otherwise', () => {
+      assert.equal(loadConfig({}).jwt.maxLifetimeSeconds, 604_800);
+      assert.equal(loadConfig({ JWT_MAX_LIFETIME_SECONDS: '3600' }).jwt.maxLifetimeSeconds, 3600);
+      for (const value of ['0', '-1', '1.5', 'week', String(367 * 86400)]) {
+        assertRefused({ JWT_MAX_LIFETIME_SECONDS: value }, ['JWT_MAX_LIFETIME_SECONDS']);
+      }
+    });
+
+    it('reads JWT_TYPE as a media type', () => {
+      assert.equal(loadConfig({}).jwt.type, undefined);
+      assert.equal(loadConfig({ JWT_TYPE: ' at+jwt ' }).jwt.type, 'at+jwt');
+      assert.equal(loadConfig({ JWT_TYPE: 'application/at+jwt' }).jwt.type, 'application/at+jwt');
+      for (const value of ['at jwt', 'a/b/c', '"at+jwt"', '/jwt']) assertRefused({ JWT_TYPE: value }, ['JWT_TYPE']);
+    });
+  });
+
   describe('ADMIN_USER and ADMIN_PASSWORD', () => {
     it('leave Bull Board off when neither is set', () => {
       assert.equal(loadConfig({}).admin, undefined);
