@@ -1,6 +1,7 @@
 export * from './auth.module';
 export * from './authentication.error';
 export * from './authentication-result';
+export * from './jwks-key-set';
 export * from './jwt-auth.guard';
 export * from './jwt-request.authenticator';
 export * from './jwt.strategy';

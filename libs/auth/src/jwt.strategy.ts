@@ -23,7 +23,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       // passport-jwt hands the key to jsonwebtoken, which takes KeyObjects; its typings only list string and Buffer.
-      secretOrKeyProvider: verificationKeyProvider(jwt) as unknown as SecretOrKeyProvider,
+      secretOrKeyProvider: verificationKeyProvider(jwt, refusals) as unknown as SecretOrKeyProvider,
       algorithms: jwt.algorithms,
       issuer: jwt.issuer,
       audience: jwt.audience,

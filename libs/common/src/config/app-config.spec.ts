@@ -142,10 +142,18 @@ describe('loadConfig', () => {
         'JWT_JWKS_URI',
       ]);
       assert.equal(error.problems.length, 1);
-      assert.deepEqual(loadConfig({ JWT_JWKS_URI: 'http://127.0.0.1:8080/jwks' }).jwt.key, {
+      assert.equal(loadConfig({ JWT_JWKS_URI: 'http://127.0.0.1:8080/jwks' }).jwt.key.kind, 'jwks');
+    });
+
+    it('refreshes a JWKS at most once a minute unless JWT_JWKS_REFRESH_SECONDS says otherwise', () => {
+      assert.deepEqual(loadConfig({ JWT_JWKS_URI: JWKS }).jwt.key, { kind: 'jwks', uri: JWKS, refreshSeconds: 60 });
+      assert.deepEqual(loadConfig({ JWT_JWKS_URI: JWKS, JWT_JWKS_REFRESH_SECONDS: '1' }).jwt.key, {
         kind: 'jwks',
-        uri: 'http://127.0.0.1:8080/jwks',
+        uri: JWKS,
+        refreshSeconds: 1,
       });
+      for (const value of ['0', '3601', 'often'])
+        assertRefused({ JWT_JWKS_URI: JWKS, JWT_JWKS_REFRESH_SECONDS: value }, ['JWT_JWKS_REFRESH_SECONDS']);
     });
 
     it('caps token lifetimes at 7 days unless JWT_MAX_LIFETIME_SECONDS says otherwise', () => {

@@ -15,7 +15,10 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\/[A-Za-z0-9][A-Za-z
 export const DEVELOPMENT_JWT_SECRET = 'playsmart-development-secret-do-not-use-in-production';
 
 export type JwtKeyConfig =
-  { kind: 'secret'; secret: string; isDevelopmentSecret: boolean } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; uri: string };
+  | { kind: 'secret'; secret: string; isDevelopmentSecret: boolean }
+  | { kind: 'public-key'; pem: string }
+  /** The key set is fetched at most once every refreshSeconds, whatever kids the tokens name. */
+  | { kind: 'jwks'; uri: string; refreshSeconds: number };
 
 export interface JwtConfig {
   key: JwtKeyConfig;
@@ -232,7 +235,7 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
 
   let key: JwtKeyConfig;
   if (jwksUri !== undefined) {
-    key = { kind: 'jwks', uri: jwksUri };
+    key = { kind: 'jwks', uri: jwksUri, refreshSeconds: reader.int('JWT_JWKS_REFRESH_SECONDS', 60, 1, 3600) };
   } else if (publicKey !== undefined) {
     if (!publicKey.includes('-----BEGIN')) reader.problems.push('JWT_PUBLIC_KEY must be a PEM-encoded public key');
     key = { kind: 'public-key', pem: publicKey };
