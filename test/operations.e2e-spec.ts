@@ -100,6 +100,18 @@ describe('operations: health, documentation and tooling', () => {
     assert.match(tooLong.stderr, /JWT_MAX_LIFETIME_SECONDS \(3600\)/);
   });
 
+  it('npm run token writes the game into the JWT_GAME_CLAIM claim', () => {
+    const result = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], {
+      JWT_SECRET: TEST_SECRET,
+      JWT_GAME_CLAIM: 'game_id',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal((verify(result.stdout.trim(), TEST_SECRET) as { game_id?: string }).game_id, 'com.example.stackblaster');
+    const unbound = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], { JWT_SECRET: TEST_SECRET });
+    assert.equal(unbound.status, 2);
+    assert.match(unbound.stderr, /JWT_GAME_CLAIM/);
+  });
+
   it('refuses to start with a bad variable, naming it', () => {
     const badPort = runNode('dist/src/main.js', [], { PORT: 'abc' });
     assert.equal(badPort.status, 1);

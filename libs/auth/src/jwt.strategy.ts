@@ -7,9 +7,10 @@ import { RefusalLog } from './refusal-log';
 import { checkClaims, VerifiedToken } from './token-claims';
 import { verificationKeyProvider } from './verification-key';
 
-/** The authenticated caller, as the JWT's subject. */
+/** The authenticated caller, as the JWT's subject, and the game the token is for (JWT_GAME_CLAIM) when it names one. */
 export interface AuthenticatedPlayer {
   sub: string;
+  game?: string;
 }
 
 @Injectable()

@@ -72,6 +72,39 @@ describe('checkClaims', () => {
     });
   });
 
+  describe('JWT_GAME_CLAIM', () => {
+    const claims = { sub: 'p', exp: NOW + 60 };
+
+    it('is not read when unset', () => {
+      assert.deepEqual(checkClaims(token({ ...claims, game_id: 'com.example.x' }), jwtConfig(), NOW), { player: { sub: 'p' } });
+    });
+
+    it('names the game of a token that carries the claim, and none for a token without it', () => {
+      const jwt = jwtConfig({ JWT_GAME_CLAIM: 'game_id' });
+      assert.deepEqual(checkClaims(token({ ...claims, game_id: 'com.example.x' }), jwt, NOW), {
+        player: { sub: 'p', game: 'com.example.x' },
+      });
+      assert.deepEqual(checkClaims(token(claims), jwt, NOW), { player: { sub: 'p' } });
+    });
+
+    it('refuses a claim that is not a non-empty string', () => {
+      const jwt = jwtConfig({ JWT_GAME_CLAIM: 'game_id' });
+      for (const game of ['', 42, null, ['com.example.x'], { id: 'com.example.x' }]) {
+        assert.deepEqual(checkClaims(token({ ...claims, game_id: game }), jwt, NOW), {
+          refused: 'the game_id claim is not a non-empty string',
+        });
+      }
+    });
+
+    it('with JWT_REQUIRE_GAME_CLAIM, refuses a token without the claim, an inherited name too', () => {
+      const jwt = jwtConfig({ JWT_GAME_CLAIM: 'game_id', JWT_REQUIRE_GAME_CLAIM: 'true' });
+      assert.deepEqual(checkClaims(token(claims), jwt, NOW), { refused: 'no game_id claim (JWT_REQUIRE_GAME_CLAIM)' });
+      assert.ok('player' in checkClaims(token({ ...claims, game_id: 'com.example.x' }), jwt, NOW));
+      const inherited = jwtConfig({ JWT_GAME_CLAIM: 'constructor', JWT_REQUIRE_GAME_CLAIM: 'true' });
+      assert.ok('refused' in checkClaims(token(claims), inherited, NOW));
+    });
+  });
+
   it('normalizedMediaType', () => {
     assert.equal(normalizedMediaType('Application/AT+JWT'), 'at+jwt');
     assert.equal(normalizedMediaType('jwt'), 'jwt');

@@ -16,7 +16,7 @@ export function normalizedMediaType(value: string): string {
   return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
 }
 
-/** The checks of a verified token that jsonwebtoken does not make (RFC 8725 §3.10, §3.11). */
+/** The checks of a verified token that jsonwebtoken does not make (RFC 8725 §3.10, §3.11), and the game it is for. */
 export function checkClaims({ header, payload }: VerifiedToken, jwt: JwtConfig, nowSeconds: number): ClaimCheck {
   if (jwt.type !== undefined && (typeof header.typ !== 'string' || normalizedMediaType(header.typ) !== normalizedMediaType(jwt.type))) {
     return { refused: `typ is not ${jwt.type} (JWT_TYPE)` };
@@ -29,5 +29,10 @@ export function checkClaims({ header, payload }: VerifiedToken, jwt: JwtConfig, 
     return { refused: `exp lies more than JWT_MAX_LIFETIME_SECONDS (${jwt.maxLifetimeSeconds} s) ahead` };
   }
   if (typeof sub !== 'string' || sub === '') return { refused: 'sub is missing, empty or not a string' };
-  return { player: { sub } };
+  if (jwt.gameClaim === undefined || !Object.hasOwn(payload, jwt.gameClaim)) {
+    return jwt.requireGameClaim ? { refused: `no ${jwt.gameClaim} claim (JWT_REQUIRE_GAME_CLAIM)` } : { player: { sub } };
+  }
+  const game = (payload as Record<string, unknown>)[jwt.gameClaim];
+  if (typeof game !== 'string' || game === '') return { refused: `the ${jwt.gameClaim} claim is not a non-empty string` };
+  return { player: { sub, game } };
 }

@@ -172,6 +172,27 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('JWT_GAME_CLAIM and JWT_REQUIRE_GAME_CLAIM', () => {
+    it('bind no game by default', () => {
+      const { jwt } = loadConfig({});
+      assert.equal(jwt.gameClaim, undefined);
+      assert.equal(jwt.requireGameClaim, false);
+    });
+
+    it('read the claim name, a namespaced one too', () => {
+      assert.equal(loadConfig({ JWT_GAME_CLAIM: 'game_id' }).jwt.gameClaim, 'game_id');
+      const namespaced = loadConfig({ JWT_GAME_CLAIM: 'https://playsmart.example/game_id', JWT_REQUIRE_GAME_CLAIM: 'true' }).jwt;
+      assert.equal(namespaced.gameClaim, 'https://playsmart.example/game_id');
+      assert.equal(namespaced.requireGameClaim, true);
+    });
+
+    it('refuse a claim name with spaces, and requiring a claim without naming it', () => {
+      assertRefused({ JWT_GAME_CLAIM: 'game id' }, ['JWT_GAME_CLAIM']);
+      assertRefused({ JWT_REQUIRE_GAME_CLAIM: 'true' }, ['JWT_REQUIRE_GAME_CLAIM', 'JWT_GAME_CLAIM']);
+      assertRefused({ JWT_GAME_CLAIM: 'game_id', JWT_REQUIRE_GAME_CLAIM: 'sometimes' }, ['JWT_REQUIRE_GAME_CLAIM']);
+    });
+  });
+
   describe('ADMIN_USER and ADMIN_PASSWORD', () => {
     it('leave Bull Board off when neither is set', () => {
       assert.equal(loadConfig({}).admin, undefined);

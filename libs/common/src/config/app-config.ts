@@ -32,6 +32,10 @@ export interface JwtConfig {
   maxLifetimeSeconds: number;
   /** When set, the JOSE header `typ` must name this media type (RFC 8725 §3.11), e.g. `at+jwt`. */
   type?: string;
+  /** The claim naming the game a token is for; the body's game_id must equal it. Unset: tokens are not bound to a game. */
+  gameClaim?: string;
+  /** Tokens without the game claim are refused. */
+  requireGameClaim: boolean;
 }
 
 export interface ValidationLimits {
@@ -281,6 +285,15 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
     reader.problems.push(`JWT_TYPE must be a media type such as at+jwt or application/at+jwt, got "${type}"`);
   }
 
+  const gameClaim = reader.string('JWT_GAME_CLAIM');
+  if (gameClaim !== undefined && (/\s/.test(gameClaim) || gameClaim.length > 256)) {
+    reader.problems.push(`JWT_GAME_CLAIM must be a claim name without spaces, at most 256 characters, got "${gameClaim}"`);
+  }
+  const requireGameClaim = reader.bool('JWT_REQUIRE_GAME_CLAIM', false);
+  if (requireGameClaim && gameClaim === undefined) {
+    reader.problems.push('JWT_REQUIRE_GAME_CLAIM=true needs JWT_GAME_CLAIM, the name of the claim to require');
+  }
+
   return {
     key,
     algorithms,
@@ -290,6 +303,8 @@ function readJwtConfig(reader: EnvReader, isProduction: boolean): JwtConfig {
     maxTokenBytes: 8192,
     maxLifetimeSeconds: reader.int('JWT_MAX_LIFETIME_SECONDS', 7 * 86400, 1, 366 * 86400),
     type,
+    gameClaim,
+    requireGameClaim,
   };
 }
 
