@@ -1,11 +1,11 @@
-// Prints a bearer token for the configured JWT_SECRET: `npm run -s token -- <sub> [lifetime-seconds]`.
+// Prints a bearer token for the configured JWT_SECRET: `npm run -s token -- <sub> [lifetime-seconds] [game]`.
 import { createSecretKey } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { loadConfigOrExit } from '#common';
 
-const [sub, lifetime = '3600'] = process.argv.slice(2);
+const [sub, lifetime = '3600', game] = process.argv.slice(2);
 if (sub === undefined || sub === '') {
-  process.stderr.write('usage: npm run -s token -- <sub> [lifetime-seconds]\n');
+  process.stderr.write('usage: npm run -s token -- <sub> [lifetime-seconds] [game, the JWT_GAME_CLAIM claim]\n');
   process.exit(2);
 }
 if (!/^\d+$/.test(lifetime)) {
@@ -19,9 +19,21 @@ if (jwt.key.kind !== 'secret') {
   process.exit(1);
 }
 
-const token = sign({ sub }, createSecretKey(Buffer.from(jwt.key.secret, 'utf8')), {
+if (Number(lifetime) > jwt.maxLifetimeSeconds) {
+  process.stderr.write(`lifetime must not exceed JWT_MAX_LIFETIME_SECONDS (${jwt.maxLifetimeSeconds}), got ${lifetime}\n`);
+  process.exit(2);
+}
+
+if (game !== undefined && jwt.gameClaim === undefined) {
+  process.stderr.write('a game is written into the JWT_GAME_CLAIM claim: set JWT_GAME_CLAIM first\n');
+  process.exit(2);
+}
+
+const claims = game === undefined || jwt.gameClaim === undefined ? { sub } : { sub, [jwt.gameClaim]: game };
+const token = sign(claims, createSecretKey(Buffer.from(jwt.key.secret, 'utf8')), {
   algorithm: jwt.algorithms[0],
   expiresIn: Number(lifetime),
+  ...(jwt.type === undefined ? {} : { header: { alg: jwt.algorithms[0], typ: jwt.type } }),
   ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
   ...(jwt.audience === undefined ? {} : { audience: jwt.audience }),
 });

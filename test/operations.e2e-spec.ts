@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { verify } from 'jsonwebtoken';
+import { decode, verify } from 'jsonwebtoken';
 import { Pool } from 'pg';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
@@ -90,6 +90,28 @@ describe('operations: health, documentation and tooling', () => {
     assert.equal(claims.sub, 'device-abc-123');
     assert.ok(claims.exp > Date.now() / 1000);
     assert.equal((await postEvents(t, exampleBatch(), token)).statusCode, 202);
+  });
+
+  it('npm run token writes the JWT_TYPE header and refuses a lifetime over JWT_MAX_LIFETIME_SECONDS', () => {
+    const env = { JWT_SECRET: TEST_SECRET, JWT_TYPE: 'at+jwt', JWT_MAX_LIFETIME_SECONDS: '3600' };
+    const typed = runNode('dist/scripts/token.js', ['device-abc-123', '3600'], env);
+    assert.equal(typed.status, 0, typed.stderr);
+    assert.equal((decode(typed.stdout.trim(), { complete: true })?.header as { typ?: string }).typ, 'at+jwt');
+    const tooLong = runNode('dist/scripts/token.js', ['device-abc-123', '3601'], env);
+    assert.equal(tooLong.status, 2);
+    assert.match(tooLong.stderr, /JWT_MAX_LIFETIME_SECONDS \(3600\)/);
+  });
+
+  it('npm run token writes the game into the JWT_GAME_CLAIM claim', () => {
+    const result = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], {
+      JWT_SECRET: TEST_SECRET,
+      JWT_GAME_CLAIM: 'game_id',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal((verify(result.stdout.trim(), TEST_SECRET) as { game_id?: string }).game_id, 'com.example.stackblaster');
+    const unbound = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], { JWT_SECRET: TEST_SECRET });
+    assert.equal(unbound.status, 2);
+    assert.match(unbound.stderr, /JWT_GAME_CLAIM/);
   });
 
   it('refuses to start with a bad variable, naming it', () => {

@@ -154,6 +154,12 @@ export function postEvents(
   });
 }
 
+/** POSTs a batch (the API page's example by default) with `token`: the status, and the error message unless 202. */
+export async function postOutcome(t: TestApp, token: string, body: unknown = exampleBatch()): Promise<[number, string | undefined]> {
+  const response = await postEvents(t, body, token);
+  return [response.statusCode, response.statusCode === 202 ? undefined : response.json<{ error: { message: string } }>().error.message];
+}
+
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,6 +5,7 @@ import { AppConfig, InjectConfig, REQUEST_AUTHENTICATOR } from '#common';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtRequestAuthenticator } from './jwt-request.authenticator';
 import { JwtStrategy } from './jwt.strategy';
+import { authStartupWarnings } from './startup-warnings';
 import { SubjectMatchGuard } from './subject-match.guard';
 import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 
@@ -24,9 +25,7 @@ export class AuthModule implements OnModuleInit {
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
   onModuleInit(): void {
-    const { key } = this.config.jwt;
-    if (key.kind === 'secret' && key.isDevelopmentSecret) {
-      new Logger('Auth').warn('JWT_SECRET is not set: using the documented development secret. Never do this in production.');
-    }
+    const logger = new Logger('Auth');
+    for (const warning of authStartupWarnings(this.config)) logger.warn(warning);
   }
 }

@@ -4,18 +4,18 @@ import type { ExecutionContext } from '@nestjs/common';
 import { ApiError } from '#common';
 import { SubjectMatchGuard } from './subject-match.guard';
 
-function contextFor(body: unknown, user: { sub: string } | null = { sub: 'device-abc-123' }): ExecutionContext {
+function contextFor(body: unknown, user: { sub: string; game?: string } | null = { sub: 'device-abc-123' }): ExecutionContext {
   const request = { body, user: user ?? undefined };
   return { switchToHttp: () => ({ getRequest: () => request }) } as unknown as ExecutionContext;
 }
 
-function assertForbidden(context: ExecutionContext): void {
+function assertForbidden(context: ExecutionContext, message = 'user_id_mismatch'): void {
   assert.throws(
     () => new SubjectMatchGuard().canActivate(context),
     (error: unknown) => {
       assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
       assert.equal(error.getStatus(), 403);
-      assert.deepEqual(error.getResponse(), { error: { code: 'FORBIDDEN', message: 'user_id_mismatch' } });
+      assert.deepEqual(error.getResponse(), { error: { code: 'FORBIDDEN', message } });
       return true;
     },
   );
@@ -62,5 +62,36 @@ describe('SubjectMatchGuard', () => {
         assert.equal(new SubjectMatchGuard().canActivate(contextFor(body)), true);
       });
     }
+  });
+
+  describe('with a token bound to a game (JWT_GAME_CLAIM)', () => {
+    const player = { sub: 'device-abc-123', game: 'com.example.stackblaster' };
+
+    it('lets the player send events for that game', () => {
+      assert.equal(
+        new SubjectMatchGuard().canActivate(contextFor({ user_id: 'device-abc-123', game_id: 'com.example.stackblaster' }, player)),
+        true,
+      );
+    });
+
+    it('answers 403 game_id_mismatch for another game, compared exactly', () => {
+      for (const gameId of ['com.example.other', 'com.example.StackBlaster', 'com.example.stackblaster ', '']) {
+        assertForbidden(contextFor({ user_id: 'device-abc-123', game_id: gameId }, player), 'game_id_mismatch');
+      }
+    });
+
+    it('answers user_id_mismatch first when both differ', () => {
+      assertForbidden(contextFor({ user_id: 'device-xyz-999', game_id: 'com.example.other' }, player), 'user_id_mismatch');
+    });
+
+    it('leaves a missing or non-string game_id to validation', () => {
+      for (const gameId of [undefined, null, 42, ['com.example.other']]) {
+        assert.equal(new SubjectMatchGuard().canActivate(contextFor({ user_id: 'device-abc-123', game_id: gameId }, player)), true);
+      }
+    });
+
+    it('does not bind a token without the claim to any game', () => {
+      assert.equal(new SubjectMatchGuard().canActivate(contextFor({ user_id: 'device-abc-123', game_id: 'com.example.other' })), true);
+    });
   });
 });

@@ -1,15 +1,16 @@
+import { Logger } from '@nestjs/common';
 import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
-import { decode } from 'jsonwebtoken';
-import { JwksClient } from 'jwks-rsa';
-import type { JwtConfig } from '#common';
+import { JwtConfig, OutageLog } from '#common';
+import { fetchJwksDocument, JwksKeySet } from './jwks-key-set';
+import type { RefusalLog } from './refusal-log';
 
 export type KeyProvider = (request: unknown, rawToken: string, done: (error: Error | null, key?: KeyObject) => void) => void;
 
 /**
  * The key passport-jwt verifies with. Secrets become KeyObjects: jsonwebtoken verifies HS256 about 50 times
- * faster with one than with a string. JWKS keys are fetched by `kid` and cached.
+ * faster with one than with a string. JWKS keys are looked up by `kid` in a key set fetched as a whole (JwksKeySet).
  */
-export function verificationKeyProvider(jwt: JwtConfig): KeyProvider {
+export function verificationKeyProvider(jwt: JwtConfig, refusals: RefusalLog): KeyProvider {
   const { key } = jwt;
   switch (key.kind) {
     case 'secret': {
@@ -21,25 +22,31 @@ export function verificationKeyProvider(jwt: JwtConfig): KeyProvider {
       return (_request, _token, done) => done(null, publicKey);
     }
     case 'jwks': {
-      const client = new JwksClient({
-        jwksUri: key.uri,
-        cache: true,
-        cacheMaxAge: 10 * 60 * 1000,
-        rateLimit: true,
-        jwksRequestsPerMinute: 10,
-        timeout: 5000,
+      const keySet = new JwksKeySet({
+        fetchDocument: () => fetchJwksDocument(key.uri),
+        refreshIntervalMs: key.refreshSeconds * 1000,
+        fetchLog: new OutageLog(new Logger('Auth'), `JWKS ${key.uri} cannot be fetched, keeping the keys fetched before`),
       });
       return (_request, rawToken, done) => {
-        const header = decode(rawToken, { complete: true })?.header;
-        if (header?.kid === undefined) {
-          done(new Error('token has no kid'));
-          return;
-        }
-        client.getSigningKey(header.kid).then(
-          (signingKey) => done(null, createPublicKey(signingKey.getPublicKey())),
+        keySet.lookup(joseHeader(rawToken)?.kid).then(
+          (found) => {
+            if ('key' in found) return done(null, found.key);
+            refusals.refused(found.refused);
+            done(new Error(found.refused));
+          },
           (error: Error) => done(error),
         );
       };
     }
+  }
+}
+
+/** The token's JOSE header, or undefined when it is not one. */
+function joseHeader(rawToken: string): Record<string, unknown> | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(rawToken.slice(0, rawToken.indexOf('.')), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null ? (header as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

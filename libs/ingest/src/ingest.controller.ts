@@ -45,7 +45,10 @@ export class IngestController {
   })
   @errorResponse(400, 'The body failed validation; details lists every failing field.')
   @errorResponse(401, 'The bearer token is missing (missing_token), expired (token_expired) or invalid (invalid_token).')
-  @errorResponse(403, 'user_id does not match the token subject.')
+  @errorResponse(
+    403,
+    "user_id does not match the token's subject (user_id_mismatch), or game_id does not match the game the token is for (game_id_mismatch, with JWT_GAME_CLAIM).",
+  )
   @errorResponse(413, 'The body exceeds BODY_LIMIT.')
   @errorResponse(415, 'The content type is not application/json.')
   @errorResponse(429, 'Too many requests from this player (token subject) or from this client address; retry after Retry-After seconds.', {

@@ -129,6 +129,80 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('RFC 8725 token settings', () => {
+    const PEM = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----';
+    const JWKS = 'https://id.example.com/.well-known/jwks.json';
+    const { JWT_SECRET: _secret, ...withoutSecret } = PRODUCTION;
+
+    it('requires JWT_AUDIENCE in production with a public key or a JWKS, which a provider shares with other apps', () => {
+      assertRefused({ ...withoutSecret, JWT_PUBLIC_KEY: PEM }, ['JWT_AUDIENCE']);
+      assertRefused({ ...withoutSecret, JWT_JWKS_URI: JWKS }, ['JWT_AUDIENCE']);
+      assert.equal(loadConfig({ ...withoutSecret, JWT_JWKS_URI: JWKS, JWT_AUDIENCE: 'playsmart' }).jwt.audience, 'playsmart');
+      assert.equal(loadConfig({ JWT_JWKS_URI: JWKS }).jwt.audience, undefined, 'outside production it stays optional');
+    });
+
+    it('leaves JWT_AUDIENCE and JWT_ISSUER optional with a dedicated secret, in production too', () => {
+      const { jwt } = loadConfig(PRODUCTION);
+      assert.equal(jwt.audience, undefined);
+      assert.equal(jwt.issuer, undefined);
+    });
+
+    it('requires an https JWKS URI in production and allows http outside it', () => {
+      const error = assertRefused({ ...withoutSecret, JWT_JWKS_URI: 'http://id.example.com/jwks', JWT_AUDIENCE: 'playsmart' }, [
+        'JWT_JWKS_URI',
+      ]);
+      assert.equal(error.problems.length, 1);
+      assert.equal(loadConfig({ JWT_JWKS_URI: 'http://127.0.0.1:8080/jwks' }).jwt.key.kind, 'jwks');
+    });
+
+    it('refreshes a JWKS at most once a minute unless JWT_JWKS_REFRESH_SECONDS says otherwise', () => {
+      assert.deepEqual(loadConfig({ JWT_JWKS_URI: JWKS }).jwt.key, { kind: 'jwks', uri: JWKS, refreshSeconds: 60 });
+      assert.deepEqual(loadConfig({ JWT_JWKS_URI: JWKS, JWT_JWKS_REFRESH_SECONDS: '1' }).jwt.key, {
+        kind: 'jwks',
+        uri: JWKS,
+        refreshSeconds: 1,
+      });
+      for (const value of ['0', '3601', 'often'])
+        assertRefused({ JWT_JWKS_URI: JWKS, JWT_JWKS_REFRESH_SECONDS: value }, ['JWT_JWKS_REFRESH_SECONDS']);
+    });
+
+    it('caps token lifetimes at 7 days unless JWT_MAX_LIFETIME_SECONDS says otherwise', () => {
+      assert.equal(loadConfig({}).jwt.maxLifetimeSeconds, 604_800);
+      assert.equal(loadConfig({ JWT_MAX_LIFETIME_SECONDS: '3600' }).jwt.maxLifetimeSeconds, 3600);
+      for (const value of ['0', '-1', '1.5', 'week', String(367 * 86400)]) {
+        assertRefused({ JWT_MAX_LIFETIME_SECONDS: value }, ['JWT_MAX_LIFETIME_SECONDS']);
+      }
+    });
+
+    it('reads JWT_TYPE as a media type', () => {
+      assert.equal(loadConfig({}).jwt.type, undefined);
+      assert.equal(loadConfig({ JWT_TYPE: ' at+jwt ' }).jwt.type, 'at+jwt');
+      assert.equal(loadConfig({ JWT_TYPE: 'application/at+jwt' }).jwt.type, 'application/at+jwt');
+      for (const value of ['at jwt', 'a/b/c', '"at+jwt"', '/jwt']) assertRefused({ JWT_TYPE: value }, ['JWT_TYPE']);
+    });
+  });
+
+  describe('JWT_GAME_CLAIM and JWT_REQUIRE_GAME_CLAIM', () => {
+    it('bind no game by default', () => {
+      const { jwt } = loadConfig({});
+      assert.equal(jwt.gameClaim, undefined);
+      assert.equal(jwt.requireGameClaim, false);
+    });
+
+    it('read the claim name, a namespaced one too', () => {
+      assert.equal(loadConfig({ JWT_GAME_CLAIM: 'game_id' }).jwt.gameClaim, 'game_id');
+      const namespaced = loadConfig({ JWT_GAME_CLAIM: 'https://playsmart.example/game_id', JWT_REQUIRE_GAME_CLAIM: 'true' }).jwt;
+      assert.equal(namespaced.gameClaim, 'https://playsmart.example/game_id');
+      assert.equal(namespaced.requireGameClaim, true);
+    });
+
+    it('refuse a claim name with spaces, and requiring a claim without naming it', () => {
+      assertRefused({ JWT_GAME_CLAIM: 'game id' }, ['JWT_GAME_CLAIM']);
+      assertRefused({ JWT_REQUIRE_GAME_CLAIM: 'true' }, ['JWT_REQUIRE_GAME_CLAIM', 'JWT_GAME_CLAIM']);
+      assertRefused({ JWT_GAME_CLAIM: 'game_id', JWT_REQUIRE_GAME_CLAIM: 'sometimes' }, ['JWT_REQUIRE_GAME_CLAIM']);
+    });
+  });
+
   describe('ADMIN_USER and ADMIN_PASSWORD', () => {
     it('leave Bull Board off when neither is set', () => {
       assert.equal(loadConfig({ NODE_ENV: 'development' }).admin, undefined);

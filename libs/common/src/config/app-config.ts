@@ -9,11 +9,17 @@ export type JwtAlgorithm =
 const HMAC_ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 const PUBLIC_KEY_ALGORITHMS: readonly JwtAlgorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512'];
 
+/** RFC 6838 restricted names: `type` or `type/subtype`, as the JOSE header `typ` carries them. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126})?$/;
+
 /** The secret `npm start` uses outside production when no JWT key is configured. Never valid in production. */
 export const DEVELOPMENT_JWT_SECRET = 'playsmart-development-secret-do-not-use-in-production';
 
 export type JwtKeyConfig =
-  { kind: 'secret'; secret: string; isDevelopmentSecret: boolean } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; uri: string };
+  | { kind: 'secret'; secret: string; isDevelopmentSecret: boolean }
+  | { kind: 'public-key'; pem: string }
+  /** The key set is fetched at most once every refreshSeconds, whatever kids the tokens name. */
+  | { kind: 'jwks'; uri: string; refreshSeconds: number };
 
 export interface JwtConfig {
   key: JwtKeyConfig;
@@ -23,6 +29,14 @@ export interface JwtConfig {
   clockToleranceSeconds: number;
   /** Tokens longer than this are refused before any parsing. */
   maxTokenBytes: number;
+  /** Tokens whose `exp` lies further ahead than this (plus the clock tolerance) are refused. */
+  maxLifetimeSeconds: number;
+  /** When set, the JOSE header `typ` must name this media type (RFC 8725 §3.11), e.g. `at+jwt`. */
+  type?: string;
+  /** The claim naming the game a token is for; the body's game_id must equal it. Unset: tokens are not bound to a game. */
+  gameClaim?: string;
+  /** Tokens without the game claim are refused. */
+  requireGameClaim: boolean;
 }
 
 export interface ValidationLimits {
@@ -227,6 +241,9 @@ function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined)
   let publicKey = reader.string('JWT_PUBLIC_KEY');
   const publicKeyFile = reader.string('JWT_PUBLIC_KEY_FILE');
   const jwksUri = reader.url('JWT_JWKS_URI', ['https:', 'http:'], undefined);
+  if (isProduction && jwksUri !== undefined && /^http:/i.test(jwksUri)) {
+    reader.problems.push('JWT_JWKS_URI must use https: when NODE_ENV=production (whoever serves the key set decides which tokens pass)');
+  }
 
   if (publicKeyFile !== undefined) {
     try {
@@ -245,7 +262,7 @@ function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined)
 
   let key: JwtKeyConfig;
   if (jwksUri !== undefined) {
-    key = { kind: 'jwks', uri: jwksUri };
+    key = { kind: 'jwks', uri: jwksUri, refreshSeconds: reader.int('JWT_JWKS_REFRESH_SECONDS', 60, 1, 3600) };
   } else if (publicKey !== undefined) {
     if (!publicKey.includes('-----BEGIN')) reader.problems.push('JWT_PUBLIC_KEY must be a PEM-encoded public key');
     key = { kind: 'public-key', pem: publicKey };
@@ -282,13 +299,39 @@ function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined)
     }
   }
 
+  const audience = reader.string('JWT_AUDIENCE');
+  // RFC 8725 §3.9: a provider shared with other apps issues tokens for them too, signed with the same keys.
+  if (isProduction && key.kind !== 'secret' && audience === undefined) {
+    reader.problems.push(
+      'JWT_AUDIENCE is required when NODE_ENV=production with JWT_PUBLIC_KEY, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URI: without it, tokens the identity provider issues for other apps are accepted',
+    );
+  }
+
+  const type = reader.string('JWT_TYPE');
+  if (type !== undefined && !MEDIA_TYPE.test(type)) {
+    reader.problems.push(`JWT_TYPE must be a media type such as at+jwt or application/at+jwt, got "${type}"`);
+  }
+
+  const gameClaim = reader.string('JWT_GAME_CLAIM');
+  if (gameClaim !== undefined && (/\s/.test(gameClaim) || gameClaim.length > 256)) {
+    reader.problems.push(`JWT_GAME_CLAIM must be a claim name without spaces, at most 256 characters, got "${gameClaim}"`);
+  }
+  const requireGameClaim = reader.bool('JWT_REQUIRE_GAME_CLAIM', false);
+  if (requireGameClaim && gameClaim === undefined) {
+    reader.problems.push('JWT_REQUIRE_GAME_CLAIM=true needs JWT_GAME_CLAIM, the name of the claim to require');
+  }
+
   return {
     key,
     algorithms,
     issuer: reader.string('JWT_ISSUER'),
-    audience: reader.string('JWT_AUDIENCE'),
+    audience,
     clockToleranceSeconds: reader.int('JWT_CLOCK_TOLERANCE_SECONDS', 30, 0, 3600),
     maxTokenBytes: 8192,
+    maxLifetimeSeconds: reader.int('JWT_MAX_LIFETIME_SECONDS', 7 * 86400, 1, 366 * 86400),
+    type,
+    gameClaim,
+    requireGameClaim,
   };
 }
 
