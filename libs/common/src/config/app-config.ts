@@ -52,6 +52,8 @@ export interface RateLimitConfig {
   perSubBurst: number;
   perIpPerSecond: number;
   perIpBurst: number;
+  /** An IPv6 client is its network of this many bits, for the per-address limits (normalizeAddress). */
+  ipv6Prefix: number;
 }
 
 /** The embedded development database: PGlite (PostgreSQL compiled to WebAssembly) keeping its files in `dir`. */
@@ -358,6 +360,7 @@ export function loadConfig(env: Env): AppConfig {
       // Many players can share one address (carrier-grade NAT), so the per-IP limit is far looser.
       perIpPerSecond: reader.int('RATE_LIMIT_PER_IP_PER_SECOND', 200, 0, 1_000_000),
       perIpBurst: reader.int('RATE_LIMIT_PER_IP_BURST', 400, 1, 1_000_000),
+      ipv6Prefix: reader.int('RATE_LIMIT_IPV6_PREFIX', 56, 32, 128),
     },
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),

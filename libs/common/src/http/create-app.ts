@@ -61,6 +61,7 @@ export function configureApp(app: NestFastifyApplication, options: ConfigureOpti
   registerJsonBodyParser(fastify, {
     bodyLimit: config.bodyLimitBytes,
     bytesInFlightPerClient: config.http.bodyBytesInFlightPerClient,
+    ipv6Prefix: config.rateLimit.ipv6Prefix,
     rules: optional<JsonBodyRules>(app, JSON_BODY_RULES) ?? GENERIC_JSON_BODY_RULES,
   });
   // After the content-type check, before the body is read: a request without a valid token never has its body read.
