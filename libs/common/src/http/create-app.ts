@@ -5,7 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
-import { answerClientError } from '../errors/error-envelope.filter';
+import { answerClientError, answerFrameworkError } from '../errors/error-envelope.filter';
 import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
 import { RateLimiter } from '../rate-limit/token-bucket';
 import { installGracefulShutdown } from './graceful-shutdown';
@@ -40,8 +40,9 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // A request Node's HTTP parser refuses is answered in the error envelope too.
+    // A request Node's HTTP parser or Fastify's router refuses is answered in the error envelope too.
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
 }
 
