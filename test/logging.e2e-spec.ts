@@ -34,15 +34,18 @@ function allInOneForSuite(env: Record<string, string>): { readonly service: Serv
   };
 }
 
+function postEvents(service: ServiceProcess, headers: Record<string, string>, body: unknown): Promise<Response> {
+  return fetch(`${service.url}/ingest/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
 describe('request ids and log hygiene', () => {
   const suite = allInOneForSuite({ LOG_LEVEL: 'debug' });
 
-  const send = (headers: Record<string, string>, body: unknown) =>
-    fetch(`${suite.service.url}/ingest/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-    });
+  const send = (headers: Record<string, string>, body: unknown) => postEvents(suite.service, headers, body);
 
   it('echoes a plain X-Request-Id, generates one otherwise, and names it in every line the request logs', async () => {
     const requestId = `client-${randomUUID()}`;
@@ -98,11 +101,7 @@ describe('a failed database write is logged without its data', () => {
     const events = body.events as Array<{ event_id?: string; customdata?: Record<string, unknown> }>;
     events[0].event_id = eventId;
     events[0].customdata = { note: marker };
-    const accepted = await fetch(`${suite.service.url}/ingest/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('device-db-fault')}` },
-      body: JSON.stringify(body),
-    });
+    const accepted = await postEvents(suite.service, { authorization: `Bearer ${tokenFor('device-db-fault')}` }, body);
     assert.equal(accepted.status, 202);
     const { batch_id: batchId } = (await accepted.json()) as { batch_id: string };
 
@@ -115,6 +114,71 @@ describe('a failed database write is logged without its data', () => {
     assert.match(logs, new RegExp(`batch ${batchId} attempt 1/2 failed: SQLSTATE 23514 \\(table events, constraint refuse_marker\\)`));
     assert.match(logs, new RegExp(`batch ${batchId} attempt 2/2 failed \\(kept as failed\\): SQLSTATE 23514`));
     assert.ok(logs.includes('query failed: SQLSTATE 23514'), 'the failed statement is logged, by its code');
+  });
+});
+
+describe('refusals are logged at warn, throttled, without credentials or bodies', () => {
+  const suite = allInOneForSuite({
+    LOG_LEVEL: 'log',
+    BODY_LIMIT: '2048',
+    RATE_LIMIT_PER_SUB_PER_SECOND: '1',
+    RATE_LIMIT_PER_SUB_BURST: '1',
+    ADMIN_USER: 'ops',
+    ADMIN_PASSWORD: 'correct horse battery staple',
+  });
+
+  const post = (headers: Record<string, string>, body: unknown) => postEvents(suite.service, headers, body);
+
+  it('one line per reason and client, naming address, route, reason and request id', async () => {
+    const forged = `forged-token-${randomUUID()}`;
+    const marker = `body-marker-${randomUUID()}`;
+    const expected = new Map<string, string>();
+    const refuse = async (status: number, reason: string, send: () => Promise<Response>) => {
+      const response = await send();
+      assert.equal(response.status, status, await response.text());
+      // The line is the first refusal's.
+      if (!expected.has(reason)) expected.set(reason, response.headers.get('x-request-id') ?? '');
+    };
+    const withMarker = (user: string) => ({
+      ...exampleBatch(user),
+      events: [{ type: 'Custom', customEventName: 'X', timestamp: '2026-04-22T14:30:00Z', customdata: { note: marker } }],
+    });
+
+    await refuse(401, 'invalid_token', () => post({ authorization: `Bearer ${forged}`, 'x-request-id': 'refused-401' }, withMarker('a')));
+    for (let i = 0; i < 20; i++) assert.equal((await post({ authorization: `Bearer ${forged}` }, withMarker('a'))).status, 401);
+    await refuse(403, 'user_id_mismatch', () => post({ authorization: `Bearer ${tokenFor('player-403')}` }, withMarker('someone-else')));
+    await refuse(413, 'body_too_large: the limit is 2048 bytes', () =>
+      post({ authorization: `Bearer ${tokenFor('player-413')}` }, { ...withMarker('player-413'), pad: marker.repeat(50) }),
+    );
+    assert.equal((await post({ authorization: `Bearer ${tokenFor('player-429')}` }, exampleBatch('player-429'))).status, 202);
+    await refuse(429, 'rate_limited', () => post({ authorization: `Bearer ${tokenFor('player-429')}` }, exampleBatch('player-429')));
+    const guess = `Basic ${Buffer.from(`ops:${marker}`).toString('base64')}`;
+    for (let i = 0; i < 3; i++) {
+      await refuse(401, 'admin_login_failed', () =>
+        fetch(`${suite.service.url}/admin/queues/api/queues`, { headers: { authorization: guess } }),
+      );
+    }
+
+    const security = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.context === 'Security');
+    const lines = security(await waitForLines(suite.service, (all) => security(all).length >= expected.size));
+    assert.deepEqual(
+      lines.map((line) => line.reason),
+      [...expected.keys()],
+      'one line each: the flood of 401s and the repeated failed logins included',
+    );
+    for (const line of lines) {
+      const { status, reason, address, method, route, reqId, level } = line;
+      assert.equal(level, 40, 'warn');
+      assert.equal(address, '127.0.0.1');
+      assert.equal(route, reason === 'admin_login_failed' ? '/admin/queues/api/queues' : '/ingest/events');
+      assert.equal(method, reason === 'admin_login_failed' ? 'GET' : 'POST');
+      assert.equal(reqId, expected.get(String(reason)), `${String(reason)}: the request id of the response`);
+      assert.match(String(line.msg), new RegExp(`^refused ${String(status)} `));
+    }
+    assert.equal(lines[0].reqId, 'refused-401');
+    const logs = suite.service.logs;
+    for (const secret of [forged, marker, guess.slice(6), 'Bearer ', 'authorization'])
+      assert.ok(!logs.includes(secret), `not in the logs: ${secret}`);
   });
 });
 

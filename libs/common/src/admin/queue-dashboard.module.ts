@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
+import { SecurityEventLog } from '../logging/security-event-log';
 import { IngestQueueMonitor, IngestQueueMonitorModule } from '../queue/ingest-queue-monitor';
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './queue-dashboard';
 
@@ -23,12 +24,17 @@ export class QueueDashboardModule implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly monitor: IngestQueueMonitor,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly securityLog: SecurityEventLog,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
     if (this.config.admin === undefined || fastify === undefined) return;
-    await registerQueueDashboard(fastify, [this.monitor.queue], this.config.admin);
+    await registerQueueDashboard(fastify, [this.monitor.queue], {
+      credentials: this.config.admin,
+      securityLog: this.securityLog,
+      ipv6Prefix: this.config.rateLimit.ipv6Prefix,
+    });
     this.logger.log(`Bull Board at ${QUEUE_DASHBOARD_PATH} (HTTP Basic auth)`);
   }
 }

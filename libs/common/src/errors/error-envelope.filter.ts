@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { countsRejectedEvents } from '../metrics/http-metrics';
+import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
 
@@ -35,6 +36,9 @@ function genericReason(status: number, exception: unknown): string {
   return fixed ?? statusCode(status).toLowerCase();
 }
 
+/** Refusals logged (throttled) as security events: unauthenticated, forbidden, too large, too many. */
+const SECURITY_STATUSES = new Set([401, 403, 413, 429]);
+
 /**
  * Owns the error envelope for every response that is not a success: Nest exceptions, errors raised by Fastify
  * while reading the body (413, 415, malformed JSON), unknown routes and unexpected failures. No stack trace
@@ -47,18 +51,29 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly metrics: Metrics,
+    private readonly securityLog: SecurityEventLog,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
     const { status, body, headers } = this.toResponse(exception);
     if (status >= 500 && !(exception instanceof ApiError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
+    if (SECURITY_STATUSES.has(status)) {
+      this.securityLog.record({
+        status,
+        reason: body.error.message,
+        address: request.ip,
+        method: request.method,
+        route: request.routeOptions?.url ?? '(unknown)',
+        requestId: String(request.id),
+      });
+    }
     if (reply.sent) return;
     // Every refusal of the ingest route passes here, whichever stage refused it: counted by reason.
-    const request = http.getRequest<FastifyRequest>();
     if (countsRejectedEvents(request)) this.metrics.recordRejection(status, body.error.message, request.body);
     for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
