@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sign } from 'jsonwebtoken';
 import { bootTestApp, exampleBatch, postEvents, TestApp, tokenFor } from './support/test-app';
@@ -20,6 +21,8 @@ function assertEnvelope(
 function detailsOf(response: { json: () => unknown }): Array<{ field: string; message: string }> {
   return (response.json() as { error: { details: Array<{ field: string; message: string }> } }).error.details;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -237,6 +240,36 @@ describe('errors: every failure answers in the envelope', () => {
 
     it('404 NOT_FOUND for an unknown route', async () => {
       assertEnvelope(await t.inject({ method: 'GET', url: '/nowhere' }), 404, 'NOT_FOUND');
+    });
+
+    // The router refuses these before any hook runs, and Fastify would answer them in its own shape, echoing the path.
+    const routerRefusals: Array<[string, string, number, string, string]> = [
+      ['a malformed URL', '/ingest/batches/%ZZ', 400, 'BAD_REQUEST', 'malformed_url'],
+      ['an over-long path parameter', `/ingest/batches/${'a'.repeat(150)}`, 414, 'URI_TOO_LONG', 'path_parameter_too_long'],
+    ];
+    for (const [name, url, status, code, message] of routerRefusals) {
+      it(`${status} ${code} for ${name}, with X-Request-Id and without echoing the path`, async () => {
+        const echoed = await t.inject({ method: 'GET', url, headers: { 'x-request-id': 'router-refusal-1' } });
+        assertEnvelope(echoed, status, code, message);
+        assert.deepEqual(echoed.json(), { error: { code, message } });
+        assert.equal(echoed.headers['x-request-id'], 'router-refusal-1');
+        const generated = await t.inject({ method: 'GET', url });
+        assertEnvelope(generated, status, code, message);
+        assert.match(String(generated.headers['x-request-id']), UUID);
+      });
+    }
+
+    it('answers the same over a real socket', async () => {
+      await t.app.listen(0, '127.0.0.1');
+      const { port } = t.app.getHttpServer().address() as AddressInfo;
+      for (const [, url, status, code, message] of routerRefusals) {
+        const response = await fetch(`http://127.0.0.1:${port}${url}`);
+        const body = await response.text();
+        assert.equal(response.status, status, body);
+        assert.deepEqual(JSON.parse(body), { error: { code, message } });
+        assert.equal(response.headers.get('content-type'), 'application/json; charset=utf-8');
+        assert.match(response.headers.get('x-request-id') ?? '', UUID);
+      }
     });
   });
 });

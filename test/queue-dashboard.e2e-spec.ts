@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { ADMIN_LOGIN_FAILURES_PER_MINUTE } from '#common';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
 import { bootTestApp, createTestDatabase, deletePrefix, TestApp } from './support/test-app';
@@ -67,16 +68,58 @@ describe('Bull Board with ADMIN_USER and ADMIN_PASSWORD (all-in-one)', () => {
   });
 
   it('refuses wrong credentials and other schemes', async () => {
-    for (const headers of [
+    const cases = [
       basic('ops', 'wrong password'),
       basic('someone', ADMIN.ADMIN_PASSWORD),
       basic('ops', `${ADMIN.ADMIN_PASSWORD} `),
       { authorization: `Bearer ${Buffer.from(`ops:${ADMIN.ADMIN_PASSWORD}`).toString('base64')}` },
       { authorization: 'Basic not-base64!' },
-    ]) {
-      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers }));
-      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers }));
+    ];
+    // Each from an address of its own: ten failures from one address within a minute are throttled (below).
+    for (const [index, headers] of cases.entries()) {
+      const remoteAddress = `198.51.100.${index + 1}`;
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers, remoteAddress }));
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers, remoteAddress }));
     }
+  });
+
+  it(`answers 429 with Retry-After after ${ADMIN_LOGIN_FAILURES_PER_MINUTE} failed logins from one client within a minute, whatever it sends next`, async () => {
+    const remoteAddress = '2001:db8:77:1::1';
+    const wrong = basic('ops', 'guess');
+    for (let i = 0; i < ADMIN_LOGIN_FAILURES_PER_MINUTE; i++) {
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers: wrong, remoteAddress }));
+    }
+    // The same client: another address of its /56, the right password included.
+    for (const headers of [wrong, AUTHORIZED, {}]) {
+      const refused = await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers, remoteAddress: '2001:db8:77:2::9' });
+      assert.equal(refused.statusCode, 429, refused.body);
+      assert.deepEqual(refused.json(), { error: { code: 'TOO_MANY_REQUESTS', message: 'too_many_failed_logins' } });
+      const retryAfter = Number(refused.headers['retry-after']);
+      assert.ok(retryAfter >= 55 && retryAfter <= 60, `Retry-After ${refused.headers['retry-after']}`);
+      assert.equal(refused.headers['www-authenticate'], undefined);
+      assert.ok(refused.headers['x-request-id']);
+    }
+    const elsewhere = await t.opsInject({
+      method: 'GET',
+      url: '/admin/queues/api/queues',
+      headers: AUTHORIZED,
+      remoteAddress: '2001:db8:77:100::1',
+    });
+    assert.equal(elsewhere.statusCode, 200, 'another client is not affected');
+  });
+
+  it('forgets the failures of a client that then logs in', async () => {
+    const remoteAddress = '203.0.113.50';
+    const wrong = basic('ops', 'typo');
+    for (let i = 0; i < ADMIN_LOGIN_FAILURES_PER_MINUTE - 1; i++) {
+      assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers: wrong, remoteAddress }));
+    }
+    assert.equal(
+      (await t.opsInject({ method: 'GET', url: '/admin/queues/api/queues', headers: AUTHORIZED, remoteAddress })).statusCode,
+      200,
+    );
+    assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers: wrong, remoteAddress }));
+    assertChallenged(await t.opsInject({ method: 'GET', url: '/admin/queues', headers: wrong, remoteAddress }));
   });
 
   it('serves the board with the right credentials, and its API lists the ingest queue', async () => {

@@ -174,15 +174,11 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     assert.equal(spoofed.statusCode, 429, spoofed.body);
   });
 
-  it('counts an IPv6 client by its /64: every address of that /64 shares one bucket', async () => {
-    const network = `2001:db8:${++lastOctet}:1`;
-    for (let i = 1; i <= 8; i++) assert.equal((await post(t, { from: `${network}::${i}`, body: exampleBatch() })).statusCode, 401);
-    assertRateLimited(await post(t, { from: `${network}:ffff:ffff:ffff:ffff`, body: exampleBatch() }), 8);
-    assert.equal(
-      (await post(t, { from: `2001:db8:${lastOctet}:2::1`, body: exampleBatch() })).statusCode,
-      401,
-      'the next /64 is another client',
-    );
+  it('counts an IPv6 client by its /56 (RATE_LIMIT_IPV6_PREFIX): every address of that /56 shares one bucket', async () => {
+    const network = `2001:db8:${++lastOctet}`;
+    for (let i = 1; i <= 8; i++) assert.equal((await post(t, { from: `${network}:${i}::${i}`, body: exampleBatch() })).statusCode, 401);
+    assertRateLimited(await post(t, { from: `${network}:ff:ffff:ffff:ffff:ffff`, body: exampleBatch() }), 8);
+    assert.equal((await post(t, { from: `${network}:100::1`, body: exampleBatch() })).statusCode, 401, 'the next /56 is another client');
   });
 
   it('believes X-Forwarded-For only from the proxies named in TRUST_PROXY', async () => {

@@ -1,4 +1,5 @@
 export * from './admin/basic-auth';
+export * from './admin/login-throttle';
 export * from './admin/queue-dashboard';
 export * from './admin/queue-dashboard.module';
 export * from './config/app-config';
@@ -21,6 +22,8 @@ export * from './http/public.decorator';
 export * from './http/route-config';
 export * from './http/start-app';
 export * from './logging/outage-log';
+export * from './logging/security-event-log';
+export * from './logging/security-log.module';
 export * from './metrics/http-metrics';
 export * from './metrics/metrics';
 export * from './metrics/metrics.module';

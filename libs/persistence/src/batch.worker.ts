@@ -13,6 +13,7 @@ import {
 } from '#common';
 import { BatchProcessor } from './batch.processor';
 import { DatabaseConnection, DatabaseUnavailable } from './database-connection';
+import { describeDatabaseError } from './database-errors';
 
 // While PostgreSQL cannot be reached, the queue waits this long between tries, doubling up to the maximum: a database
 // that comes back is written to again within a few seconds.
@@ -63,8 +64,9 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = job !== undefined && job.attemptsMade >= attempts;
+      // A refused statement by its SQLSTATE only: PostgreSQL's message can quote the batch's values.
       this.logger.warn(
-        `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${error.message}`,
+        `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${describeDatabaseError(error) ?? error.message}`,
       );
     });
     // Mostly a Redis connection that keeps failing: said once, then a reminder a minute.

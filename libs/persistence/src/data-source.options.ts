@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '#common';
 import { BatchEntity } from './batch.entity';
+import { DatabaseLogger } from './database.logger';
 import { EventEntity } from './event.entity';
 import { MIGRATIONS } from './migrations';
 
@@ -18,7 +19,7 @@ export function dataSourceOptions(config: AppConfig, url: string, extra: Record<
     migrationsRun: config.database.migrationsRun,
     migrationsTransactionMode: 'each',
     synchronize: false,
-    logging: ['error', 'warn', 'migration'],
+    logger: new DatabaseLogger(),
     extra: {
       max: config.database.poolSize,
       connectionTimeoutMillis: 5000,

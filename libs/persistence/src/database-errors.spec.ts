@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { QueryFailedError } from 'typeorm';
 import { DatabaseUnavailable } from './database-connection';
-import { isDatabaseUnreachable } from './database-errors';
+import { describeDatabaseError, isDatabaseUnreachable } from './database-errors';
 
 const withCode = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
@@ -36,6 +36,28 @@ describe('isDatabaseUnreachable', () => {
       undefined,
     ]) {
       assert.equal(isDatabaseUnreachable(error), false, String(error));
+    }
+  });
+});
+
+describe('describeDatabaseError', () => {
+  it('says the SQLSTATE and the names involved, never the message, the detail, the statement or its parameters', () => {
+    const refused = Object.assign(new Error('new row for relation "events" violates check constraint "refuse"'), {
+      code: '23514',
+      table: 'events',
+      constraint: 'refuse',
+      detail: 'Failing row contains (device-abc-123, {"note": "secret"}).',
+    });
+    const described = describeDatabaseError(new QueryFailedError('INSERT …', ['device-abc-123', '{"note":"secret"}'], refused));
+    assert.equal(described, 'SQLSTATE 23514 (table events, constraint refuse)');
+    assert.equal(describeDatabaseError(withCode('22P02', 'invalid input syntax for type uuid: "secret"')), 'SQLSTATE 22P02');
+    assert.equal(describeDatabaseError(new Error('wrapped', { cause: withCode('42P01') })), 'SQLSTATE 42P01');
+    assert.equal(describeDatabaseError(withCode('XX000')), 'SQLSTATE XX000');
+  });
+
+  it('is undefined for an error without a SQLSTATE, Node socket codes included', () => {
+    for (const error of [new Error('Connection terminated unexpectedly'), withCode('EPIPE'), withCode('ECONNRESET'), 'text', undefined]) {
+      assert.equal(describeDatabaseError(error), undefined, String(error));
     }
   });
 });

@@ -37,3 +37,24 @@ export function isDatabaseUnreachable(error: unknown): boolean {
   }
   return false;
 }
+
+// A SQLSTATE: two characters of class (a digit first, or one of PostgreSQL's lettered classes), three of condition.
+const SQLSTATE = /^([0-9][0-9A-Z]|F0|HV|P0|XX)[0-9A-Z]{3}$/;
+
+/**
+ * What a log line may say about a statement PostgreSQL refused: its SQLSTATE and the names of the table, column and
+ * constraint involved, never PostgreSQL's message or detail, which can quote the values it refused (player payloads).
+ * Undefined when `error` carries no SQLSTATE. TypeORM copies the driver's fields onto its QueryFailedError.
+ */
+export function describeDatabaseError(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, table, column, constraint, driverError, cause } = current as Record<string, unknown>;
+    if (typeof code === 'string' && SQLSTATE.test(code)) {
+      const names = Object.entries({ table, column, constraint }).filter(([, name]) => typeof name === 'string' && name !== '');
+      return `SQLSTATE ${code}${names.length === 0 ? '' : ` (${names.map(([kind, name]) => `${kind} ${String(name)}`).join(', ')})`}`;
+    }
+    current = driverError ?? cause;
+  }
+  return undefined;
+}

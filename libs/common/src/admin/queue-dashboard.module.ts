@@ -2,6 +2,7 @@ import { Injectable, Logger, Module } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
+import { SecurityEventLog } from '../logging/security-event-log';
 import { IngestQueueMonitor, IngestQueueMonitorModule } from '../queue/ingest-queue-monitor';
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './queue-dashboard';
 
@@ -21,11 +22,16 @@ export class QueueDashboard {
   constructor(
     private readonly monitor: IngestQueueMonitor,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly securityLog: SecurityEventLog,
   ) {}
 
   async register(fastify: FastifyInstance): Promise<void> {
     if (this.config.admin === undefined) return;
-    await registerQueueDashboard(fastify, [this.monitor.queue], this.config.admin);
+    await registerQueueDashboard(fastify, [this.monitor.queue], {
+      credentials: this.config.admin,
+      securityLog: this.securityLog,
+      ipv6Prefix: this.config.rateLimit.ipv6Prefix,
+    });
     this.logger.log(`Bull Board at ${QUEUE_DASHBOARD_PATH} on the operations listener (HTTP Basic auth)`);
   }
 }

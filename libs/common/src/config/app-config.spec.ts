@@ -93,6 +93,13 @@ describe('loadConfig', () => {
     for (const value of ['0', '-1', '1.5', 'week']) assertRefused({ RECEIPT_RETENTION_SECONDS: value }, ['RECEIPT_RETENTION_SECONDS']);
   });
 
+  it('counts an IPv6 client by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise, from /32 to /128', () => {
+    assert.equal(loadConfig({}).rateLimit.ipv6Prefix, 56);
+    for (const value of ['32', '48', '64', '128'])
+      assert.equal(loadConfig({ RATE_LIMIT_IPV6_PREFIX: value }).rateLimit.ipv6Prefix, Number(value));
+    for (const value of ['31', '129', '0', '/56', '56.5']) assertRefused({ RATE_LIMIT_IPV6_PREFIX: value }, ['RATE_LIMIT_IPV6_PREFIX']);
+  });
+
   it('names every bad variable at once', () => {
     const error = assertRefused({ PORT: 'abc', BODY_LIMIT: '1', NODE_ENV: 'staging' }, ['PORT', 'BODY_LIMIT', 'NODE_ENV']);
     assert.equal(error.problems.length, 3);

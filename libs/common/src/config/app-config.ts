@@ -72,6 +72,8 @@ export interface RateLimitConfig {
   /** Events (not requests) per player: what one player may put into the buffer everyone shares. */
   eventsPerSubPerSecond: number;
   eventsPerSubBurst: number;
+  /** An IPv6 client is its network of this many bits, for the per-address limits (normalizeAddress). */
+  ipv6Prefix: number;
 }
 
 /** The embedded development database: PGlite (PostgreSQL compiled to WebAssembly) keeping its files in `dir`. */
@@ -445,6 +447,7 @@ export function loadConfig(env: Env): AppConfig {
       eventsPerSubPerSecond: reader.int('RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND', 100, 0, 1_000_000),
       // At least a full batch (200 events), or such a batch could never pass.
       eventsPerSubBurst: reader.int('RATE_LIMIT_EVENTS_PER_SUB_BURST', 2000, 200, 10_000_000),
+      ipv6Prefix: reader.int('RATE_LIMIT_IPV6_PREFIX', 56, 32, 128),
     },
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),

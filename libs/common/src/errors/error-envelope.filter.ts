@@ -1,10 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { countsRejectedEvents } from '../metrics/http-metrics';
+import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
 
@@ -20,6 +21,25 @@ function isFastifyError(error: unknown): error is FastifyLikeError & Error {
 }
 
 /**
+ * Fixed reasons for Fastify's errors that their status alone would not explain. Fastify's own message is never used:
+ * it may quote the request (`'/ingest/batches/%ZZ' is not a valid url component`).
+ */
+const FASTIFY_REASONS: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'malformed_url',
+  FST_ERR_MAX_PARAM_LENGTH: 'path_parameter_too_long',
+};
+
+/** The reason of the envelope for anything but 413 and 415, which the filter words from the configuration. */
+function genericReason(status: number, exception: unknown): string {
+  if (status >= 500) return 'internal_error';
+  const fixed = isFastifyError(exception) ? FASTIFY_REASONS[exception.code!] : undefined;
+  return fixed ?? statusCode(status).toLowerCase();
+}
+
+/** Refusals logged (throttled) as security events: unauthenticated, forbidden, too large, too many. */
+const SECURITY_STATUSES = new Set([401, 403, 413, 429]);
+
+/**
  * Owns the error envelope for every response that is not a success: Nest exceptions, errors raised by Fastify
  * while reading the body (413, 415, malformed JSON), unknown routes and unexpected failures. No stack trace
  * or internal message ever reaches the client.
@@ -31,18 +51,29 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly metrics: Metrics,
+    private readonly securityLog: SecurityEventLog,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
     const { status, body, headers } = this.toResponse(exception);
     if (status >= 500 && !(exception instanceof ApiError)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
+    if (SECURITY_STATUSES.has(status)) {
+      this.securityLog.record({
+        status,
+        reason: body.error.message,
+        address: request.ip,
+        method: request.method,
+        route: request.routeOptions?.url ?? '(unknown)',
+        requestId: String(request.id),
+      });
+    }
     if (reply.sent) return;
     // Every refusal of the ingest route passes here, whichever stage refused it: counted by reason.
-    const request = http.getRequest<FastifyRequest>();
     if (countsRejectedEvents(request)) this.metrics.recordRejection(status, body.error.message, request.body);
     for (const [name, value] of Object.entries(headers)) void reply.header(name, value);
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
@@ -53,14 +84,14 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       return { status: exception.getStatus(), body: exception.getResponse() as ErrorBody, headers: exception.headers };
     }
     const status = statusOf(exception);
-    return { status, body: errorBody(status, this.reason(status)), headers: {} };
+    return { status, body: errorBody(status, this.reason(status, exception)), headers: {} };
   }
 
   /** Fastify's own errors (body too large, unknown content type) reach here wrapped or raw: both map by status. */
-  private reason(status: number): string {
+  private reason(status: number, exception: unknown): string {
     if (status === 413) return `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`;
     if (status === 415) return 'content_type_must_be_application_json';
-    return status >= 500 ? 'internal_error' : statusCode(status).toLowerCase();
+    return genericReason(status, exception);
   }
 }
 
@@ -69,6 +100,23 @@ function statusOf(exception: unknown): number {
   const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
   // Only Fastify's client errors are trusted for their status; anything else unexpected is a 500.
   return isFastifyError(exception) && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : 500;
+}
+
+const frameworkLogger = new Logger('ErrorEnvelope');
+
+/**
+ * Fastify's `frameworkErrors`: the router refuses a URL it cannot decode (400) or a path parameter over its length
+ * limit (414) before any hook runs, with a reply whose error handler is Fastify's default (not Nest's, so not the
+ * filter above), which would echo the path. Answered here in the envelope, with the request id no hook has set.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = statusOf(error);
+  if (status >= 500) frameworkLogger.error(`${error.code}: ${error.message}`);
+  void reply
+    .status(status)
+    .header('x-request-id', request.id)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify(errorBody(status, genericReason(status, error))));
 }
 
 /**

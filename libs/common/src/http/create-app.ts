@@ -4,7 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
-import { answerClientError } from '../errors/error-envelope.filter';
+import { answerClientError, answerFrameworkError } from '../errors/error-envelope.filter';
 import { registerIpRateLimit } from '../rate-limit/ip-rate-limit';
 import { RateLimiter } from '../rate-limit/token-bucket';
 import { registerEarlyAuthentication, REQUEST_AUTHENTICATOR, RequestAuthenticator } from './early-authentication';
@@ -37,8 +37,9 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // A request Node's HTTP parser refuses is answered in the error envelope too.
+    // A request Node's HTTP parser or Fastify's router refuses is answered in the error envelope too.
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
 }
 
@@ -58,6 +59,7 @@ export function configureApp(app: NestFastifyApplication, options: ConfigureOpti
   registerJsonBodyParser(fastify, {
     bodyLimit: config.bodyLimitBytes,
     bytesInFlightPerClient: config.http.bodyBytesInFlightPerClient,
+    ipv6Prefix: config.rateLimit.ipv6Prefix,
     rules: optional<JsonBodyRules>(app, JSON_BODY_RULES) ?? GENERIC_JSON_BODY_RULES,
   });
   // After the content-type check, before the body is read: a request without a valid token never has its body read.

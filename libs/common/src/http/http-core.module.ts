@@ -3,14 +3,18 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '../config/config.module';
 import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthModule } from '../health/health.module';
+import { SecurityLogModule } from '../logging/security-log.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RedisClientModule } from '../queue/redis-client.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { DtoValidationPipe } from './dto-validation.pipe';
 
-/** What every deployable serves over HTTP: configuration, the error envelope, validation, rate limits, health and metrics. */
+/**
+ * What every deployable serves over HTTP: configuration, the error envelope, validation, rate limits, health, metrics
+ * and the log of refusals.
+ */
 @Module({
-  imports: [ConfigModule, RedisClientModule, RateLimitModule, HealthModule, MetricsModule],
+  imports: [ConfigModule, RedisClientModule, RateLimitModule, HealthModule, MetricsModule, SecurityLogModule],
   providers: [
     { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
     { provide: APP_PIPE, useClass: DtoValidationPipe },

@@ -156,7 +156,7 @@ describe('readBody', () => {
 
 describe('BytesInFlight: body bytes per client address', () => {
   it('holds a client to its share across its requests, and frees it as they end', () => {
-    const inFlight = new BytesInFlight(100);
+    const inFlight = new BytesInFlight(100, 56);
     const first = inFlight.open('203.0.113.7');
     const second = inFlight.open('::ffff:203.0.113.7');
     assert.equal(first.take(60), true);
@@ -171,8 +171,18 @@ describe('BytesInFlight: body bytes per client address', () => {
     assert.equal(inFlight.heldBy('203.0.113.7'), 0, 'closing twice frees once');
   });
 
+  it('counts an IPv6 client by its network of the prefix it is given, as the rate limit does', () => {
+    const per56 = new BytesInFlight(100, 56);
+    assert.equal(per56.open('2001:db8:0:100::1').take(100), true);
+    assert.equal(per56.open('2001:db8:0:1ff::1').take(1), false, 'another /64 of the same /56');
+    assert.equal(per56.open('2001:db8:0:200::1').take(1), true, 'the next /56');
+    const per64 = new BytesInFlight(100, 64);
+    assert.equal(per64.open('2001:db8:0:100::1').take(100), true);
+    assert.equal(per64.open('2001:db8:0:1ff::1').take(1), true, 'another /64');
+  });
+
   it('counts the decoded bytes of a compressed body, which are what it holds', async () => {
-    const account = new BytesInFlight(LIMIT / 2 + 1000).open('203.0.113.7');
+    const account = new BytesInFlight(LIMIT / 2 + 1000, 56).open('203.0.113.7');
     const bomb = gzipSync(Buffer.alloc(LIMIT / 2));
     await read(bomb, { coding: 'gzip', take: account.take });
     await assert.rejects(read(bomb, { coding: 'gzip', take: account.take }), (error) => {
@@ -188,7 +198,7 @@ describe('registerJsonBodyParser: nesting depth is checked on the bytes, before 
 
   async function server(): Promise<FastifyInstance> {
     const app = Fastify();
-    registerJsonBodyParser(app, { bodyLimit: 4 << 20, bytesInFlightPerClient: 8 << 20, rules });
+    registerJsonBodyParser(app, { bodyLimit: 4 << 20, bytesInFlightPerClient: 8 << 20, ipv6Prefix: 56, rules });
     app.post('/', (request) => ({ received: typeof request.body }));
     app.setErrorHandler((error: HttpException, _request, reply) => reply.status(error.getStatus()).send(error.getResponse()));
     await app.ready();

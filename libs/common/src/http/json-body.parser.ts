@@ -221,6 +221,8 @@ export interface JsonBodyParserOptions {
   bodyLimit: number;
   /** BODY_BYTES_IN_FLIGHT_PER_CLIENT: body bytes one client address may hold at once, across its requests. */
   bytesInFlightPerClient: number;
+  /** RATE_LIMIT_IPV6_PREFIX: an IPv6 client is its network of this many bits. */
+  ipv6Prefix: number;
   rules: JsonBodyRules;
 }
 
@@ -232,11 +234,14 @@ export interface JsonBodyParserOptions {
 export class BytesInFlight {
   private readonly held = new Map<string, number>();
 
-  constructor(private readonly perClient: number) {}
+  constructor(
+    private readonly perClient: number,
+    private readonly ipv6Prefix: number,
+  ) {}
 
   /** An account for one request's body: `take` as bytes arrive, `close` once it is answered. */
   open(address: string): { take: (bytes: number) => boolean; close: () => void } {
-    const client = normalizeAddress(address);
+    const client = normalizeAddress(address, this.ipv6Prefix);
     let taken = 0;
     return {
       take: (bytes) => {
@@ -258,7 +263,7 @@ export class BytesInFlight {
 
   /** Bytes held by `address`'s client now. */
   heldBy(address: string): number {
-    return this.held.get(normalizeAddress(address)) ?? 0;
+    return this.held.get(normalizeAddress(address, this.ipv6Prefix)) ?? 0;
   }
 }
 
@@ -269,9 +274,9 @@ export class BytesInFlight {
  */
 export function registerJsonBodyParser(
   fastify: FastifyInstance,
-  { bodyLimit, bytesInFlightPerClient, rules }: JsonBodyParserOptions,
+  { bodyLimit, bytesInFlightPerClient, ipv6Prefix, rules }: JsonBodyParserOptions,
 ): void {
-  const inFlight = new BytesInFlight(bytesInFlightPerClient);
+  const inFlight = new BytesInFlight(bytesInFlightPerClient, ipv6Prefix);
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', (request, payload, done) => {
     const account = inFlight.open(clientAddress(request));

@@ -8,6 +8,7 @@ import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthController } from '../health/health.controller';
 import { ReadinessChecks } from '../health/readiness-checks';
 import { registerRequestContext } from '../logging/request-logging';
+import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { MetricsController } from '../metrics/metrics.controller';
 import { REDIS_CLIENT } from '../queue/redis-client.module';
@@ -29,6 +30,7 @@ class OpsModule {
         shared(Metrics),
         shared(REDIS_CLIENT),
         shared(ReadinessChecks),
+        shared(SecurityEventLog),
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
       ],
     };

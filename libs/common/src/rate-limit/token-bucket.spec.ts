@@ -119,28 +119,63 @@ describe('RateLimiter: token buckets in Redis', () => {
     assert.equal((await sublimiter.consumeForSub(sub)).remaining, 7, 'and comes back full');
   });
 
-  it('keys addresses per client: IPv4-mapped IPv6 as IPv4, IPv6 by its /64', async () => {
-    assert.equal(normalizeAddress('::ffff:203.0.113.7'), '203.0.113.7');
-    assert.equal(normalizeAddress('203.0.113.7'), '203.0.113.7');
+  it('keys addresses per client: IPv4-mapped IPv6 as IPv4, IPv6 by its network of the configured prefix', () => {
+    for (const prefix of [32, 48, 56, 64, 128]) {
+      assert.equal(normalizeAddress('::ffff:203.0.113.7', prefix), '203.0.113.7');
+      assert.equal(normalizeAddress('::FFFF:cb00:7107', prefix), '203.0.113.7');
+      assert.equal(normalizeAddress('203.0.113.7', prefix), '203.0.113.7');
+    }
     for (const address of [
       '2001:db8:0:1::1',
       '2001:DB8:0:1:ffff:ffff:ffff:ffff',
       '2001:0db8:0000:0001:0:0:0:2%eth0',
       '2001:db8:0:1::10.0.0.1',
     ]) {
-      assert.equal(normalizeAddress(address), '2001:db8:0:1::/64', address);
+      assert.equal(normalizeAddress(address, 64), '2001:db8:0:1::/64', address);
     }
-    assert.equal(normalizeAddress('2001:db8::1'), '2001:db8:0:0::/64');
-    assert.equal(normalizeAddress('::1'), '0:0:0:0::/64');
-    assert.equal(normalizeAddress('fe80::1:2:3:4'), 'fe80:0:0:0::/64');
-    assert.notEqual(normalizeAddress('2001:db8:0:1::1'), normalizeAddress('2001:db8:0:2::1'));
+    assert.equal(normalizeAddress('2001:db8::1', 64), '2001:db8:0:0::/64');
+    assert.equal(normalizeAddress('::1', 64), '0:0:0:0::/64');
+    assert.equal(normalizeAddress('fe80::1:2:3:4', 64), 'fe80:0:0:0::/64');
+    assert.notEqual(normalizeAddress('2001:db8:0:1::1', 64), normalizeAddress('2001:db8:0:2::1', 64));
+
+    // A home's /56: its 256 /64s are one client, the next /56 is another. A prefix inside a group masks its bits.
+    for (const address of ['2001:db8:aa:1200::1', '2001:db8:aa:12ff:ffff:ffff:ffff:ffff', '2001:db8:aa:1234::abcd']) {
+      assert.equal(normalizeAddress(address, 56), '2001:db8:aa:1200::/56', address);
+    }
+    assert.equal(normalizeAddress('2001:db8:aa:1300::1', 56), '2001:db8:aa:1300::/56');
+    assert.equal(normalizeAddress('2001:db8:aa:1234::1', 48), '2001:db8:aa::/48');
+    assert.equal(normalizeAddress('2001:db8:aa:1234::1', 60), '2001:db8:aa:1230::/60');
+    assert.equal(normalizeAddress('2001:db8:aa:1234::1', 32), '2001:db8::/32');
+    assert.equal(normalizeAddress('2001:db8:aa:1234::1', 128), '2001:db8:aa:1234:0:0:0:1/128');
+    assert.equal(normalizeAddress('2001:db8::10.0.0.1', 128), '2001:db8:0:0:0:0:a00:1/128', 'an embedded IPv4 address is read');
+    assert.notEqual(normalizeAddress('2001:db8::1', 128), normalizeAddress('2001:db8::2', 128));
+
     // Not an address it can read: keyed as it is rather than lumped with others.
-    assert.equal(normalizeAddress('2001:db8::1::2'), '2001:db8::1::2');
-    assert.equal(normalizeAddress('1:2:3:4:5:6:7:8::9'), '1:2:3:4:5:6:7:8::9');
+    for (const malformed of ['2001:db8::1::2', '1:2:3:4:5:6:7:8::9', '1:2:3:4:5:6:7', '2001:db8::1.2.3.256', '2001:db8::g', ':1::']) {
+      assert.equal(normalizeAddress(malformed, 56), malformed);
+    }
+  });
+
+  it('buckets an address by its client: IPv4-mapped as IPv4, IPv6 by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise', async () => {
     const iplimiter = limiterOn(redis, prefix, { RATE_LIMIT_PER_IP_PER_SECOND: '1', RATE_LIMIT_PER_IP_BURST: '1' });
     assert.equal((await iplimiter.consumeForIp('::ffff:198.51.100.9')).allowed, true);
     assert.equal((await iplimiter.consumeForIp('198.51.100.9')).allowed, false);
     assert.equal(await redis.exists(`${prefix}:ratelimit:ip:198.51.100.9`), 1);
+
+    const network = `2001:db8:${randomUUID().slice(0, 4)}`;
+    assert.equal((await iplimiter.consumeForIp(`${network}:100::1`)).allowed, true);
+    assert.equal((await iplimiter.consumeForIp(`${network}:1ff::2`)).allowed, false, 'another /64 of the same /56');
+    assert.equal((await iplimiter.consumeForIp(`${network}:200::1`)).allowed, true, 'the next /56');
+
+    const per64 = limiterOn(redis, prefix, {
+      RATE_LIMIT_PER_IP_PER_SECOND: '1',
+      RATE_LIMIT_PER_IP_BURST: '1',
+      RATE_LIMIT_IPV6_PREFIX: '64',
+    });
+    const other = `2001:db8:${randomUUID().slice(0, 4)}`;
+    assert.equal((await per64.consumeForIp(`${other}:100::1`)).allowed, true);
+    assert.equal((await per64.consumeForIp(`${other}:101::1`)).allowed, true, 'another /64');
+    assert.equal((await per64.consumeForIp(`${other}:101::2`)).allowed, false, 'the same /64');
   });
 
   it('a rate of 0 switches the limit off and touches nothing in Redis', async () => {

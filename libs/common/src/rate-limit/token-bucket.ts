@@ -106,31 +106,45 @@ export function rateLimitKey(prefix: string, subject: RateLimitSubject, id: stri
 
 /**
  * The client a per-address bucket belongs to. `::ffff:203.0.113.7` and `203.0.113.7` are one client (dual-stack sockets
- * report IPv4 peers in mapped form). An IPv6 client is its /64: a single subscriber is usually given a whole /64
- * (RFC 6177, https://www.rfc-editor.org/rfc/rfc6177), so keying single addresses would hand it 2^64 buckets.
+ * report IPv4 peers in mapped form). An IPv6 client is its network of `ipv6Prefix` bits (RATE_LIMIT_IPV6_PREFIX), written
+ * `2001:db8:0:100::/56`: a subscriber is assigned a whole prefix, commonly a /56 for a home and a /48 for a site
+ * (RFC 6177, https://www.rfc-editor.org/rfc/rfc6177): keyed by single addresses, or by /64s, one subscriber would
+ * hold 2^72, or 256, buckets. An address it cannot read is keyed as it is rather than lumped with others.
  */
-export function normalizeAddress(address: string): string {
-  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return address.slice(7);
+export function normalizeAddress(address: string, ipv6Prefix: number): string {
   if (!address.includes(':')) return address;
-  const network = ipv6Network64(address);
-  return network === undefined ? address : `${network}::/64`;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return address;
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  }
+  const kept = Math.ceil(ipv6Prefix / 16);
+  const network = groups.slice(0, kept).map((group, index) => {
+    const bits = Math.min(16, ipv6Prefix - index * 16);
+    return (group & (0xffff << (16 - bits)) & 0xffff).toString(16);
+  });
+  return `${network.join(':')}${kept < 8 ? '::' : ''}/${ipv6Prefix}`;
 }
 
-/** The first four groups of an IPv6 address (zone id dropped), lower case and without leading zeros; undefined if malformed. */
-function ipv6Network64(address: string): string | undefined {
-  const [head, tail, extra] = address.replace(/%.*$/, '').toLowerCase().split('::');
-  if (extra !== undefined) return undefined;
-  const groups = head === '' ? [] : head.split(':');
-  if (tail !== undefined) {
-    const after = tail === '' ? [] : tail.split(':');
-    // An embedded IPv4 address (…:1.2.3.4) fills the last two groups.
-    const missing = 8 - groups.length - after.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), 0);
-    if (missing < 1) return undefined;
-    groups.push(...Array<string>(missing).fill('0'), ...after);
+/** The eight 16-bit groups of an IPv6 address (zone id dropped, embedded IPv4 read), or undefined if malformed. */
+function ipv6Groups(address: string): number[] | undefined {
+  const parts = address.replace(/%.*$/, '').split('::');
+  if (parts.length > 2) return undefined;
+  const halves = parts.map((part) => (part === '' ? [] : part.split(':')));
+  const last = halves[halves.length - 1];
+  // An embedded IPv4 address (…:1.2.3.4) fills the last two groups.
+  if (last.length > 0 && last[last.length - 1].includes('.')) {
+    const octets = last[last.length - 1].split('.');
+    if (octets.length !== 4 || !octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255)) return undefined;
+    const [a, b, c, d] = octets.map(Number);
+    last.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
   }
-  const first = groups.slice(0, 4);
-  if (first.length < 4 || !first.every((group) => /^[0-9a-f]{1,4}$/.test(group))) return undefined;
-  return first.map((group) => group.replace(/^0+(?=.)/, '')).join(':');
+  const [head, tail] = halves;
+  const missing = 8 - head.length - (tail?.length ?? 0);
+  if (tail === undefined ? missing !== 0 : missing < 1) return undefined;
+  const groups = tail === undefined ? head : [...head, ...Array<string>(missing).fill('0'), ...tail];
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return undefined;
+  return groups.map((group) => parseInt(group, 16));
 }
 
 /** Token buckets in Redis, shared by every gateway instance. */
@@ -170,8 +184,8 @@ export class RateLimiter {
   /** The per-client-address bucket (RATE_LIMIT_PER_IP_*). */
   consumeForIp(address: string): Promise<RateLimitDecision> {
     const { prefix } = this.config.queue;
-    const { perIpPerSecond, perIpBurst } = this.config.rateLimit;
-    return this.consume(rateLimitKey(prefix, 'ip', normalizeAddress(address)), perIpPerSecond, perIpBurst);
+    const { perIpPerSecond, perIpBurst, ipv6Prefix } = this.config.rateLimit;
+    return this.consume(rateLimitKey(prefix, 'ip', normalizeAddress(address, ipv6Prefix)), perIpPerSecond, perIpBurst);
   }
 
   /**
