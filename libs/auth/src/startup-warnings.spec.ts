@@ -8,7 +8,7 @@ const JWKS = { JWT_JWKS_URI: 'https://id.example.com/.well-known/jwks.json', JWT
 
 describe('authStartupWarnings', () => {
   it('warns about the development secret', () => {
-    assert.match(authStartupWarnings(loadConfig({})).join('\n'), /JWT_SECRET is not set/);
+    assert.match(authStartupWarnings(loadConfig({ NODE_ENV: 'development' })).join('\n'), /JWT_SECRET is not set/);
   });
 
   it('recommends JWT_ISSUER in production with a public key or a JWKS', () => {

@@ -5,7 +5,8 @@ import { checkClaims, normalizedMediaType, VerifiedToken } from './token-claims'
 
 const NOW = 1_800_000_000;
 const DAY = 86400;
-const jwtConfig = (env: Record<string, string> = {}) => loadConfig({ JWT_CLOCK_TOLERANCE_SECONDS: '30', ...env }).jwt;
+const jwtConfig = (env: Record<string, string> = {}) =>
+  loadConfig({ NODE_ENV: 'development', JWT_CLOCK_TOLERANCE_SECONDS: '30', ...env }).jwt;
 const token = (payload: unknown, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): VerifiedToken => ({ header, payload });
 
 describe('checkClaims', () => {

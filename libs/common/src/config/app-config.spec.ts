@@ -94,9 +94,9 @@ describe('loadConfig', () => {
   });
 
   it('counts an IPv6 client by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise, from /32 to /128', () => {
-    assert.equal(loadConfig({}).rateLimit.ipv6Prefix, 56);
+    assert.equal(loadConfig({ NODE_ENV: 'development' }).rateLimit.ipv6Prefix, 56);
     for (const value of ['32', '48', '64', '128'])
-      assert.equal(loadConfig({ RATE_LIMIT_IPV6_PREFIX: value }).rateLimit.ipv6Prefix, Number(value));
+      assert.equal(loadConfig({ NODE_ENV: 'development', RATE_LIMIT_IPV6_PREFIX: value }).rateLimit.ipv6Prefix, Number(value));
     for (const value of ['31', '129', '0', '/56', '56.5']) assertRefused({ RATE_LIMIT_IPV6_PREFIX: value }, ['RATE_LIMIT_IPV6_PREFIX']);
   });
 
@@ -174,31 +174,35 @@ describe('loadConfig', () => {
     });
 
     it('caps token lifetimes at 7 days unless JWT_MAX_LIFETIME_SECONDS says otherwise', () => {
-      assert.equal(loadConfig({}).jwt.maxLifetimeSeconds, 604_800);
-      assert.equal(loadConfig({ JWT_MAX_LIFETIME_SECONDS: '3600' }).jwt.maxLifetimeSeconds, 3600);
+      assert.equal(loadConfig({ NODE_ENV: 'development' }).jwt.maxLifetimeSeconds, 604_800);
+      assert.equal(loadConfig({ NODE_ENV: 'development', JWT_MAX_LIFETIME_SECONDS: '3600' }).jwt.maxLifetimeSeconds, 3600);
       for (const value of ['0', '-1', '1.5', 'week', String(367 * 86400)]) {
         assertRefused({ JWT_MAX_LIFETIME_SECONDS: value }, ['JWT_MAX_LIFETIME_SECONDS']);
       }
     });
 
     it('reads JWT_TYPE as a media type', () => {
-      assert.equal(loadConfig({}).jwt.type, undefined);
-      assert.equal(loadConfig({ JWT_TYPE: ' at+jwt ' }).jwt.type, 'at+jwt');
-      assert.equal(loadConfig({ JWT_TYPE: 'application/at+jwt' }).jwt.type, 'application/at+jwt');
+      assert.equal(loadConfig({ NODE_ENV: 'development' }).jwt.type, undefined);
+      assert.equal(loadConfig({ NODE_ENV: 'development', JWT_TYPE: ' at+jwt ' }).jwt.type, 'at+jwt');
+      assert.equal(loadConfig({ NODE_ENV: 'development', JWT_TYPE: 'application/at+jwt' }).jwt.type, 'application/at+jwt');
       for (const value of ['at jwt', 'a/b/c', '"at+jwt"', '/jwt']) assertRefused({ JWT_TYPE: value }, ['JWT_TYPE']);
     });
   });
 
   describe('JWT_GAME_CLAIM and JWT_REQUIRE_GAME_CLAIM', () => {
     it('bind no game by default', () => {
-      const { jwt } = loadConfig({});
+      const { jwt } = loadConfig({ NODE_ENV: 'development' });
       assert.equal(jwt.gameClaim, undefined);
       assert.equal(jwt.requireGameClaim, false);
     });
 
     it('read the claim name, a namespaced one too', () => {
-      assert.equal(loadConfig({ JWT_GAME_CLAIM: 'game_id' }).jwt.gameClaim, 'game_id');
-      const namespaced = loadConfig({ JWT_GAME_CLAIM: 'https://playsmart.example/game_id', JWT_REQUIRE_GAME_CLAIM: 'true' }).jwt;
+      assert.equal(loadConfig({ NODE_ENV: 'development', JWT_GAME_CLAIM: 'game_id' }).jwt.gameClaim, 'game_id');
+      const namespaced = loadConfig({
+        NODE_ENV: 'development',
+        JWT_GAME_CLAIM: 'https://playsmart.example/game_id',
+        JWT_REQUIRE_GAME_CLAIM: 'true',
+      }).jwt;
       assert.equal(namespaced.gameClaim, 'https://playsmart.example/game_id');
       assert.equal(namespaced.requireGameClaim, true);
     });
