@@ -37,6 +37,17 @@ function post(t: TestApp, { from, sub, body }: Send): Promise<LightMyRequestResp
   return t.inject(options);
 }
 
+/** A request without a token relayed by the proxy at `proxy`, which says it came from `forwardedFor`. */
+function postViaProxy(t: TestApp, proxy: string, forwardedFor: string): Promise<LightMyRequestResponse> {
+  return t.inject({
+    method: 'POST',
+    url: '/ingest/events',
+    remoteAddress: proxy,
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+    payload: JSON.stringify(exampleBatch()),
+  });
+}
+
 function limitHeaders(response: LightMyRequestResponse): { limit: number; remaining: number; reset: number } {
   for (const name of ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) {
     assert.match(String(response.headers[name]), /^\d+$/, `${name} is an integer number of seconds or requests: ${response.body}`);
@@ -186,14 +197,7 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     const behindProxy = await bootTestApp({ env: { ...RATE_LIMITS, TRUST_PROXY: proxy } });
     try {
       const client = freshAddress();
-      const viaProxy = (forwardedFor: string) =>
-        behindProxy.inject({
-          method: 'POST',
-          url: '/ingest/events',
-          remoteAddress: proxy,
-          headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
-          payload: JSON.stringify(exampleBatch()),
-        });
+      const viaProxy = (forwardedFor: string) => postViaProxy(behindProxy, proxy, forwardedFor);
       for (let i = 0; i < 8; i++) assert.equal((await viaProxy(client)).statusCode, 401);
       assert.equal((await viaProxy(client)).statusCode, 429, 'the client behind the proxy is limited');
       assert.equal((await viaProxy(freshAddress())).statusCode, 401, 'other clients behind the same proxy are not');
@@ -206,14 +210,7 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     const proxy = freshAddress();
     const behindProxy = await bootTestApp({ env: { ...RATE_LIMITS, TRUST_PROXY: proxy } });
     try {
-      const viaProxy = (forwardedFor: string) =>
-        behindProxy.inject({
-          method: 'POST',
-          url: '/ingest/events',
-          remoteAddress: proxy,
-          headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
-          payload: JSON.stringify(exampleBatch()),
-        });
+      const viaProxy = (forwardedFor: string) => postViaProxy(behindProxy, proxy, forwardedFor);
       // A new string each time: were each its own bucket, none would ever be limited.
       for (let i = 0; i < 8; i++) assert.equal((await viaProxy(`not-an-address-${i}`)).statusCode, 401);
       assert.equal((await viaProxy('not-an-address-9')).statusCode, 429);
