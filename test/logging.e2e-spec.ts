@@ -81,6 +81,10 @@ describe('request ids and log hygiene', () => {
     assert.ok(!suite.service.logs.includes(marker), 'no payload in the logs');
     assert.ok(!suite.service.logs.includes('forged'), 'no client-supplied text in the logs');
   });
+
+  it('prints no deprecation warning (Node or Fastify) at start-up or while serving', () => {
+    assert.doesNotMatch(suite.service.logs, /DeprecationWarning|FSTDEP\d+/);
+  });
 });
 
 describe('a failed database write is logged without its data', () => {

@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController } from 'fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
@@ -33,7 +34,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     requestIdHeader: false,
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
     // Access lines are written by registerRequestContext, with the request id and without headers.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Bodies are parsed by registerJsonBodyParser; these guard the other paths Fastify parses itself.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
