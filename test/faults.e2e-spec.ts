@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { BufferedEvents, bufferedEventsKey, INGEST_QUEUE, Metrics } from '#common';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
@@ -9,6 +10,7 @@ import { PrivateRedis, ServiceProcess, startService, TcpProxy } from './support/
 import {
   bootTestApp,
   createTestDatabase,
+  deletePrefix,
   exampleBatch,
   eventually,
   postEvents,
@@ -92,15 +94,24 @@ describe('faults', { timeout: 240_000 }, () => {
     database = await createTestDatabase();
     db = new Pool({ connectionString: database.url, max: 2 });
   });
+  // Every prefix a test used, removed from the shared Redis at the end.
+  const prefixes: string[] = [];
   after(async () => {
     await db.end();
     await database.drop();
+    const redis = new Redis(REDIS_URL);
+    for (const prefix of prefixes) await deletePrefix(redis, prefix);
+    redis.disconnect();
   });
 
+  const newPrefix = () => {
+    prefixes.push(`fault-${randomUUID().slice(0, 8)}`);
+    return prefixes[prefixes.length - 1];
+  };
   const env = (extra: Record<string, string> = {}) => ({
     DATABASE_URL: database.url,
     JWT_SECRET: TEST_SECRET,
-    QUEUE_PREFIX: `fault-${randomUUID().slice(0, 8)}`,
+    QUEUE_PREFIX: newPrefix(),
     RATE_LIMIT_PER_SUB_PER_SECOND: '0',
     RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
     RATE_LIMIT_PER_IP_PER_SECOND: '0',

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ServiceProcess, startService } from './support/processes';
-import { createTestDatabase, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
+import { createTestDatabase, deletePrefix, exampleBatch, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
 import type { ScratchDatabase } from '../support/local-services';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -11,18 +12,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Starts an all-in-one on a database of its own before the suite's tests, and stops it after them. */
 function allInOneForSuite(env: Record<string, string>): { readonly service: ServiceProcess; readonly databaseUrl: string } {
   const started: { service?: ServiceProcess; database?: ScratchDatabase } = {};
+  const prefix = env.QUEUE_PREFIX ?? `logs-${randomUUID().slice(0, 8)}`;
   before(async () => {
     started.database = await createTestDatabase();
     started.service = await startService('all-in-one', {
       DATABASE_URL: started.database.url,
       JWT_SECRET: TEST_SECRET,
-      QUEUE_PREFIX: `logs-${randomUUID().slice(0, 8)}`,
+      QUEUE_PREFIX: prefix,
       ...env,
     });
   });
   after(async () => {
     await started.service?.stop();
     await started.database?.drop();
+    const redis = new Redis(REDIS_URL);
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
   });
   return {
     get service() {
