@@ -25,12 +25,34 @@ export function createPinoLogger(config: Pick<AppConfig, 'env' | 'logLevel'>, na
       return reqId === undefined ? {} : { reqId };
     },
     redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token'], censor: '[redacted]' },
+    // One line per entry, coloured only on a terminal (a log file gets no escape codes).
     transport:
       config.env === 'development'
-        ? { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }
+        ? {
+            target: 'pino-pretty',
+            options: {
+              colorize: process.stdout.isTTY === true,
+              singleLine: true,
+              translateTime: 'SYS:HH:MM:ss.l',
+              ignore: 'pid,hostname,name,context',
+              messageFormat: '[{context}] {msg}',
+            },
+          }
         : undefined,
   });
 }
+
+/**
+ * Nest's own start-up chatter (a line per module initialized and per route mapped): debug, not the default level, so
+ * that a start says what runs rather than how the framework assembled it.
+ */
+const FRAMEWORK_CONTEXTS: ReadonlySet<string> = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+  'NestApplication',
+]);
 
 /** Nest's LoggerService on top of pino, so that framework and application lines share one format. */
 export class PinoLoggerService implements LoggerService {
@@ -64,6 +86,10 @@ export class PinoLoggerService implements LoggerService {
     if (!this.pino.isLevelEnabled(level)) return;
     // Nest passes the context (a class name) last, and for errors a stack before it.
     const context = params.length > 0 && typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
+    if (level === 'info' && context !== undefined && FRAMEWORK_CONTEXTS.has(context)) {
+      this.write('debug', message, params);
+      return;
+    }
     const stack = level === 'error' && params.length > 1 && typeof params[0] === 'string' ? params[0] : undefined;
     const fields = { context, ...(stack === undefined ? {} : { stack }) };
     if (message instanceof Error) this.pino[level]({ ...fields, err: message }, message.message);

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { PinoLoggerService } from './pino-logger';
+
+function capture(level: string): { logger: PinoLoggerService; lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = new PinoLoggerService(pino({ level }, stream));
+  return { logger, lines: () => chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>) };
+}
+
+describe('PinoLoggerService', () => {
+  it("keeps Nest's start-up chatter out of the default level, and everything else in", () => {
+    const { logger, lines } = capture('info');
+    logger.log('AppModule dependencies initialized', 'InstanceLoader');
+    logger.log('Mapped {/ingest/events, POST} route', 'RouterExplorer');
+    logger.log('Nest application successfully started', 'NestApplication');
+    logger.log('listening on http://0.0.0.0:3000', 'Gateway');
+    logger.warn('Redis 127.0.0.1:6379 unreachable', 'Redis');
+    assert.deepEqual(
+      lines().map((line) => [line.context, line.msg]),
+      [
+        ['Gateway', 'listening on http://0.0.0.0:3000'],
+        ['Redis', 'Redis 127.0.0.1:6379 unreachable'],
+      ],
+    );
+  });
+
+  it('still writes the chatter at debug, and framework warnings and errors at their level', () => {
+    const { logger, lines } = capture('debug');
+    logger.log('AppModule dependencies initialized', 'InstanceLoader');
+    logger.error('could not map', 'stack', 'RouterExplorer');
+    assert.deepEqual(
+      lines().map((line) => [line.level, line.context]),
+      [
+        [20, 'InstanceLoader'],
+        [50, 'RouterExplorer'],
+      ],
+    );
+  });
+});
