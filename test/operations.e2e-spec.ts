@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decode, verify } from 'jsonwebtoken';
@@ -112,6 +112,15 @@ describe('operations: health, documentation and tooling', () => {
     const unbound = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], { JWT_SECRET: TEST_SECRET });
     assert.equal(unbound.status, 2);
     assert.match(unbound.stderr, /JWT_GAME_CLAIM/);
+  });
+
+  it('npm run build compiles once, then does nothing while dist/ is newer than its sources', () => {
+    const build = () => spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(build().status, 0);
+    const stamp = statSync(`${ROOT}/dist/.build-stamp`).mtimeMs;
+    const again = build();
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(statSync(`${ROOT}/dist/.build-stamp`).mtimeMs, stamp, 'nothing was compiled the second time');
   });
 
   it('refuses to start with a bad variable, naming it', () => {
