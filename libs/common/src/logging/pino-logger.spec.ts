@@ -33,6 +33,15 @@ describe('PinoLoggerService', () => {
     );
   });
 
+  it("leaves a failure to start to startApp's one line: Nest's stack dump of it is debug", () => {
+    const { logger, lines } = capture('info');
+    logger.error(new Error('the embedded database in ./data/pglite is in use by process 847'), 'ExceptionHandler');
+    assert.deepEqual(lines(), []);
+    const verbose = capture('debug');
+    verbose.logger.error(new Error('the embedded database is in use'), 'ExceptionHandler');
+    assert.equal(verbose.lines()[0].level, 20);
+  });
+
   it('still writes the chatter at debug, and framework warnings and errors at their level', () => {
     const { logger, lines } = capture('debug');
     logger.log('AppModule dependencies initialized', 'InstanceLoader');

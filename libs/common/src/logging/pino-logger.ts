@@ -86,7 +86,9 @@ export class PinoLoggerService implements LoggerService {
     if (!this.pino.isLevelEnabled(level)) return;
     // Nest passes the context (a class name) last, and for errors a stack before it.
     const context = params.length > 0 && typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
-    if (level === 'info' && context !== undefined && FRAMEWORK_CONTEXTS.has(context)) {
+    // A failure to start is said in one line by startApp; the stack Nest's ExceptionHandler adds is for debugging.
+    const chatter = level === 'info' && context !== undefined && FRAMEWORK_CONTEXTS.has(context);
+    if (chatter || (level === 'error' && context === 'ExceptionHandler')) {
       this.write('debug', message, params);
       return;
     }
