@@ -38,7 +38,11 @@ async function startJwksServer(keys: object[]): Promise<JwksServer> {
     uri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
     keys,
     fetches: 0,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      // The service's keep-alive connections to it would otherwise hold the close (and this file's process) open.
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
   return provider;
 }

@@ -170,7 +170,11 @@ describe('fetchJwksDocument', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => server.close());
+  after(async () => {
+    // Keep-alive connections the client left open would keep this file's process running.
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
 
   it('returns the parsed document', async () => {
     assert.deepEqual(await fetchJwksDocument(`${base}/jwks`), { keys: [] });

@@ -108,7 +108,11 @@ export async function fetchJwksDocument(uri: string, timeoutMs = 5000): Promise<
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     throw new Error(`GET ${uri} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause: error });
   }
-  if (!response.ok) throw new Error(`GET ${uri} answered ${response.status}`);
+  if (!response.ok) {
+    // Unread, the body would keep its connection checked out of the pool.
+    await response.body?.cancel().catch(() => undefined);
+    throw new Error(`GET ${uri} answered ${response.status}`);
+  }
   try {
     return await response.json();
   } catch (error) {
