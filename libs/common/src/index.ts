@@ -24,6 +24,7 @@ export * from './http/start-app';
 export * from './logging/outage-log';
 export * from './logging/security-event-log';
 export * from './logging/security-log.module';
+export * from './metrics/activity-summary';
 export * from './metrics/http-metrics';
 export * from './metrics/metrics';
 export * from './metrics/metrics.module';

@@ -37,6 +37,10 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export class IngestProducer {
   private readonly logger = new Logger(IngestProducer.name);
   private readonly refusals = new OutageLog(this.logger, 'Redis is failing, batches are refused with 503 queue_unavailable');
+  private readonly bufferFull = new OutageLog(
+    this.logger,
+    'the buffer is full (BUFFER_MAX_EVENTS), batches are refused with 503 buffer_full',
+  );
   private readonly releaseFailures = new OutageLog(
     this.logger,
     'releasing refused batches from the buffered counter failed; it may stay too high until reconciled (docs/operations.md)',
@@ -73,9 +77,10 @@ export class IngestProducer {
     // lost or late is taken back whatever became of it: releasing a batch never reserved is a no-op.
     const reservation = await this.redisCall(this.buffered.reserve(data.batch_id, count), release, release);
     if (!reservation.accepted) {
-      this.logger.warn(`batch refused: ${reservation.buffered} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`);
+      this.bufferFull.failed(new Error(`${reservation.buffered} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`));
       throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
     }
+    this.bufferFull.recovered();
     // A job added after its deadline stays counted: the worker writes it and releases it as usual.
     await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), release);
     this.refusals.recovered();

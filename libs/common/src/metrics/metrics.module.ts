@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { IngestQueueMonitorModule } from '../queue/ingest-queue-monitor';
 import { registerHttpMetrics } from './http-metrics';
+import { ActivitySummary } from './activity-summary';
 import { Metrics } from './metrics';
 import { QueueGauges } from './queue-gauges';
 
@@ -13,7 +14,7 @@ import { QueueGauges } from './queue-gauges';
 @Global()
 @Module({
   imports: [IngestQueueMonitorModule],
-  providers: [Metrics, QueueGauges],
+  providers: [Metrics, QueueGauges, ActivitySummary],
   exports: [Metrics],
 })
 export class MetricsModule implements OnModuleInit {
