@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { InjectRedis } from '../queue/redis-client.module';
+import { OutageLog } from '../logging/outage-log';
 import { withDeadline } from '../time/deadline';
 
 /** What one request learnt from one bucket. */
@@ -152,7 +153,7 @@ function ipv6Groups(address: string): number[] | undefined {
 export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private readonly redis: Redis & TokenBucketRedis;
-  private failing = false;
+  private readonly outage = new OutageLog(this.logger, 'rate limits not enforced, Redis is failing');
   private pausedUntil = 0;
 
   constructor(
@@ -200,16 +201,10 @@ export class RateLimiter {
       reply = await withDeadline(this.redis[COMMAND](key, rate, burst, cost), RATE_LIMIT_DEADLINE_MS, 'Redis');
     } catch (error) {
       this.pausedUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
-      if (!this.failing) {
-        this.failing = true;
-        this.logger.warn(`rate limits not enforced, Redis is failing: ${error instanceof Error ? error.message : String(error)}`);
-      }
+      this.outage.failed(error);
       return NOT_ENFORCED;
     }
-    if (this.failing) {
-      this.failing = false;
-      this.logger.log('rate limits enforced again');
-    }
+    this.outage.recovered();
     const [allowed, remaining, retryMs, fullMs] = reply;
     return {
       enforced: true,
