@@ -3,7 +3,7 @@
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
 import { Redis } from 'ioredis';
-import { BufferedEvents, bufferedEventsKey, fastFailRedisOptions, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
+import { BufferedEvents, bufferedEventsKey, describeError, fastFailRedisOptions, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
 import { openIngestQueue } from './queue-connection';
 
 // A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
@@ -56,6 +56,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`reconcile failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`reconcile failed: ${describeError(error)}\n`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 // Moves every failed ingest job back to the queue: `npm run jobs:retry-failed`. Run it once the cause of the
 // failures (usually the database) is fixed; the writes are idempotent, so retrying a batch twice is harmless.
-import { loadConfigOrExit } from '#common';
+import { describeError, loadConfigOrExit } from '#common';
 import { openIngestQueue } from './queue-connection';
 
 async function main(): Promise<void> {
@@ -15,6 +15,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`retry failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`retry failed: ${describeError(error)}\n`);
   process.exit(1);
 });

@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { startApp } from '#common';
 import { AppModule } from './app.module';
 
-void startApp(AppModule, 'PlaySmartIngest', { swagger: true });
+void startApp(AppModule, 'PlaySmartIngest', { role: 'all-in-one: HTTP API and queue worker', swagger: true });

@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { startApp } from '#common';
 import { GatewayModule } from './gateway.module';
 
-void startApp(GatewayModule, 'Gateway', { swagger: true });
+void startApp(GatewayModule, 'Gateway', { role: 'gateway: HTTP API only (a worker writes the batches)', swagger: true });

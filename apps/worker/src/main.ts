@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { startApp } from '#common';
 import { WorkerModule } from './worker.module';
 
-void startApp(WorkerModule, 'Worker', { swagger: false });
+void startApp(WorkerModule, 'Worker', { role: 'worker: writes queued batches to PostgreSQL (no public HTTP)', swagger: false });

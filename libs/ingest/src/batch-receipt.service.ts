@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { ApiError, INGEST_QUEUE, IngestBatchJobData, withDeadline } from '#common';
+import { ApiError, describeError, INGEST_QUEUE, IngestBatchJobData, withDeadline } from '#common';
 import { BatchReceiptStore, StoredBatchReceipt } from '#persistence';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 
@@ -9,8 +9,6 @@ import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 // stay under the 2 s within which a client gets its answer, 503 included.
 const LOOKUP_DEADLINE_MS = 800;
 const RETRY_AFTER_SECONDS = 5;
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Where a batch stands. While it is in the queue its BullMQ job (id = batch_id) says: waiting, active or delayed
@@ -53,14 +51,14 @@ export class BatchReceiptService {
     try {
       stored = await this.storedReceipt(batchId, userId);
     } catch (error) {
-      this.logger.warn(`receipt ${batchId}: the database did not answer: ${message(error)}`);
+      this.logger.warn(`receipt ${batchId}: the database did not answer: ${describeError(error)}`);
       throw ApiError.unavailable('database_unavailable', RETRY_AFTER_SECONDS);
     }
     if (stored !== undefined) {
       return { batch_id: batchId, status: 'written', accepted: stored.accepted, written_at: stored.writtenAt.toISOString() };
     }
     if (queueError !== undefined) {
-      this.logger.warn(`receipt ${batchId}: Redis did not answer: ${message(queueError)}`);
+      this.logger.warn(`receipt ${batchId}: Redis did not answer: ${describeError(queueError)}`);
       throw ApiError.unavailable('queue_unavailable', RETRY_AFTER_SECONDS);
     }
     return undefined;

@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import {
+  describeError,
   ApiError,
   AppConfig,
   BufferedEvents,
@@ -29,8 +30,6 @@ export interface EnqueuedBatch {
 // Redis is local to the gateway: an answer slower than this means it is down or overloaded.
 export const REDIS_DEADLINE_MS = 1500;
 const RETRY_AFTER_SECONDS = 5;
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. */
 @Injectable()
@@ -110,7 +109,7 @@ export class IngestProducer {
   private release(batchId: string, count: number): void {
     void this.buffered.release(batchId, count).then(
       () => this.releaseFailures.recovered(),
-      (error: unknown) => this.releaseFailures.failed(new Error(`batch ${batchId} (${count} events): ${message(error)}`)),
+      (error: unknown) => this.releaseFailures.failed(new Error(`batch ${batchId} (${count} events): ${describeError(error)}`)),
     );
   }
 

@@ -1,11 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { BufferedEvents, decodeBatchJob, IngestBatch, IngestBatchJobData, Metrics } from '#common';
+import { BufferedEvents, decodeBatchJob, describeError, IngestBatch, IngestBatchJobData, Metrics } from '#common';
 import { DatabaseUnavailable } from './database-connection';
 import { isDatabaseUnreachable } from './database-errors';
 import { EventStore } from './event.store';
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Writes one queued batch, then releases its events from the buffered counter: once per batch however often the job
@@ -44,7 +42,7 @@ export class BatchProcessor {
     } catch (error) {
       stopTimer({ outcome: 'failed' });
       // Waited out by the worker without spending an attempt; any other failure is the batch's own.
-      if (isDatabaseUnreachable(error)) throw new DatabaseUnavailable(`PostgreSQL unreachable: ${message(error)}`, { cause: error });
+      if (isDatabaseUnreachable(error)) throw new DatabaseUnavailable(`PostgreSQL unreachable: ${describeError(error)}`, { cause: error });
       throw error;
     }
     stopTimer({ outcome: 'written' });

@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  describeError,
   AppConfig,
   INGEST_QUEUE,
   IngestBatchJobData,
@@ -19,8 +20,6 @@ import { describeDatabaseError } from './database-errors';
 // that comes back is written to again within a few seconds.
 const PAUSE_MIN_MS = 500;
 const PAUSE_MAX_MS = 4000;
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * Runs the BullMQ worker for the ingest queue, once the database is connected and migrated. It is created here rather
@@ -78,7 +77,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       if (this.closing) return;
       const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
       this.logger.log(`writing batches, ${workerConcurrency} at a time; a failing batch is retried for about ${window} min`);
-      return worker.run().catch((error: unknown) => this.logger.error(`worker stopped: ${message(error)}`));
+      return worker.run().catch((error: unknown) => this.logger.error(`worker stopped: ${describeError(error)}`));
     });
   }
 

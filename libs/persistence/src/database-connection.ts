@@ -28,8 +28,6 @@ const RETRY_MIN_MS = 500;
 // A database that comes back is in use again within this (plus a connection attempt).
 const RETRY_MAX_MS = 5000;
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 /**
  * The process's DataSource, connected. A writer (the worker, the all-in-one) connects and applies its migrations at
  * start-up; when the database cannot be reached it starts all the same, reports not ready, and keeps trying with
@@ -108,7 +106,7 @@ export class DatabaseConnection implements OnApplicationBootstrap, BeforeApplica
     try {
       await attempt;
     } catch (error) {
-      this.outage.failed(new Error(message(error)));
+      this.outage.failed(error);
       return false;
     } finally {
       this.connecting = undefined;

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig, InjectConfig } from '#common';
+import { AppConfig, describeError, InjectConfig } from '#common';
 import { BatchReceiptStore } from './batch-receipt.store';
 import { DatabaseConnection } from './database-connection';
 
@@ -49,7 +49,7 @@ export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicati
         (deleted) => {
           if (deleted > 0) this.logger.log(`deleted ${deleted} receipts older than ${this.config.receipts.retentionSeconds} s`);
         },
-        (error: unknown) => this.logger.warn(`receipt sweep failed: ${error instanceof Error ? error.message : String(error)}`),
+        (error: unknown) => this.logger.warn(`receipt sweep failed: ${describeError(error)}`),
       )
       .finally(() => {
         this.running = undefined;

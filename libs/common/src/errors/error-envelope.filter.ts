@@ -5,6 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { countsRejectedEvents } from '../metrics/http-metrics';
+import { describeError } from '../logging/describe-error';
 import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
@@ -60,7 +61,11 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const { status, body, headers } = this.toResponse(exception);
     if (status >= 500 && !(exception instanceof ApiError)) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      this.logger.error({
+        msg: `unexpected error answering ${request.method} ${request.routeOptions?.url ?? '(unknown route)'}: ${describeError(exception)}`,
+        err: exception,
+      });
+      if (exception instanceof Error && exception.stack !== undefined) this.logger.debug(exception.stack);
     }
     if (SECURITY_STATUSES.has(status)) {
       this.securityLog.record({

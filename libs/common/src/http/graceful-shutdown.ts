@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
 import { errorBody } from '../errors/api-error';
+import { describeError } from '../logging/describe-error';
 
 /**
  * SIGTERM and SIGINT: stop accepting connections, answer requests that still arrive on open connections with
@@ -53,7 +54,7 @@ export function installGracefulShutdown(app: NestFastifyApplication, timeoutMs: 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, (received) => {
       shutDown(received).catch((error: unknown) => {
-        logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        logger.error(`shutdown failed: ${describeError(error)}`);
         process.exit(1);
       });
     });

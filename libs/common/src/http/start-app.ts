@@ -3,17 +3,31 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
 import { ConfigureOptions, configureApp, createFastifyAdapter, loadConfigOrExit } from './create-app';
+import { redisOptionsFromUrl } from '../queue/redis-options';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { createOpsApp } from './ops-app';
+import { describeError } from '../logging/describe-error';
+
+export interface StartOptions extends ConfigureOptions {
+  /** What this process does, as its first log line says it: "all-in-one: HTTP API and queue worker". */
+  role: string;
+}
 
 /**
  * Creates, configures and starts an application and its operations listener, as every main.ts does. Never rejects
  * (its callers do not wait for it): a failure to start is written to stderr and ends the process with status 1.
  */
-export async function startApp(rootModule: Type<unknown>, name: string, options: ConfigureOptions): Promise<NestFastifyApplication> {
+export async function startApp(rootModule: Type<unknown>, name: string, options: StartOptions): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit();
   try {
     const logger = new PinoLoggerService(createPinoLogger(config, name));
+    const redis = redisOptionsFromUrl(config.queue.redisUrl);
+    logger.log(
+      `${options.role}; ${config.env} mode, Node ${process.versions.node}, pid ${process.pid}; ` +
+        `queues in Redis ${redis.host}:${redis.port}${redis.db === 0 ? '' : ` db ${redis.db}`}${redis.tls === undefined ? '' : ' (TLS)'}, ` +
+        `prefix "${config.queue.prefix}"`,
+      name,
+    );
     const app = await NestFactory.create<NestFastifyApplication>(rootModule, createFastifyAdapter(config), {
       logger,
       // Bodies are read by registerJsonBodyParser, not by Nest's default parsers.
@@ -35,7 +49,7 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
     );
     return app;
   } catch (error) {
-    process.stderr.write(`${name} could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${name} could not start: ${describeError(error)}\n`);
     process.exit(1);
   }
 }

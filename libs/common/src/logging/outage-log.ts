@@ -1,8 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
+import { describeError } from './describe-error';
 
 const REMINDER_MS = 60_000;
-
-const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause));
 
 /**
  * The log of something that fails repeatedly (a dependency out of reach, requests refused because of it): one line
@@ -32,11 +31,13 @@ export class OutageLog {
     if (this.since === undefined) {
       this.since = now;
       this.remindedAt = now;
-      this.logger[this.level](`${this.subject}: ${describe(cause)}`);
+      this.logger[this.level](`${this.subject}: ${describeError(cause)}`);
     } else if (now - this.remindedAt >= REMINDER_MS) {
       this.remindedAt = now;
       const seconds = Math.round((now - this.since) / 1000);
-      this.logger[this.level](`${this.subject}: still failing after ${seconds} s, ${this.failures} failures (last: ${describe(cause)})`);
+      this.logger[this.level](
+        `${this.subject}: still failing after ${seconds} s, ${this.failures} failures (last: ${describeError(cause)})`,
+      );
     }
   }
 

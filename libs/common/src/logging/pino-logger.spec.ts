@@ -54,4 +54,13 @@ describe('PinoLoggerService', () => {
       ],
     );
   });
+
+  it('says an error with its causes in the message, and keeps its stack in err', () => {
+    const { logger, lines } = capture('info');
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    logger.error(new Error('batch 7 not written', { cause: refused }), 'BatchWorker');
+    const [line] = lines();
+    assert.equal(line.msg, 'batch 7 not written: connect ECONNREFUSED 127.0.0.1:5432');
+    assert.match((line.err as { stack: string }).stack, /^Error: batch 7 not written\n\s+at /);
+  });
 });

@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { Logger, LevelWithSilent } from 'pino';
 import type { AppConfig, LogLevel } from '../config/app-config';
+import { describeError } from './describe-error';
 import { currentRequestId } from './request-context';
 
 const PINO_LEVEL: Record<LogLevel, LevelWithSilent> = {
@@ -34,7 +35,8 @@ export function createPinoLogger(config: Pick<AppConfig, 'env' | 'logLevel'>, na
               colorize: process.stdout.isTTY === true,
               singleLine: true,
               translateTime: 'SYS:HH:MM:ss.l',
-              ignore: 'pid,hostname,name,context',
+              // The message says the error and its causes; its stack (err, stack) is in the JSON of production logs.
+              ignore: 'pid,hostname,name,context,err,stack',
               messageFormat: '[{context}] {msg}',
             },
           }
@@ -94,7 +96,7 @@ export class PinoLoggerService implements LoggerService {
     }
     const stack = level === 'error' && params.length > 1 && typeof params[0] === 'string' ? params[0] : undefined;
     const fields = { context, ...(stack === undefined ? {} : { stack }) };
-    if (message instanceof Error) this.pino[level]({ ...fields, err: message }, message.message);
+    if (message instanceof Error) this.pino[level]({ ...fields, err: message }, describeError(message));
     else if (typeof message === 'object' && message !== null) this.pino[level]({ ...fields, ...message });
     else this.pino[level](fields, String(message));
   }

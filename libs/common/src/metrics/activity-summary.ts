@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Metrics } from './metrics';
+import { describeError } from '../logging/describe-error';
 
 const EVERY_MS = 60_000;
 
@@ -56,7 +57,7 @@ export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShu
       this.last = now;
       if (line !== undefined) this.logger.log(line);
     } catch (error) {
-      this.logger.debug(`activity summary skipped: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.debug(`activity summary skipped: ${describeError(error)}`);
     }
   }
 

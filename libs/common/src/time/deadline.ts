@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { describeError } from '../logging/describe-error';
 
 /** An operation gave no answer within its deadline. What it does afterwards is handed to its LateOutcome. */
 export class DeadlineExceeded extends Error {
@@ -26,8 +27,7 @@ const logger = new Logger('Deadline');
 
 function runLate<A>(handler: ((argument: A) => unknown) | undefined, argument: A, what: string): void {
   if (handler === undefined) return;
-  const report = (error: unknown) =>
-    logger.error(`handling the late answer of ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  const report = (error: unknown) => logger.error(`handling the late answer of ${what} failed: ${describeError(error)}`);
   try {
     const result = handler(argument);
     if (result instanceof Promise) result.catch(report);
