@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { EmbeddedDatabase } from '#persistence';
-import { startService } from './support/processes';
+import { freePort, startService } from './support/processes';
 import { bootTestApp, deletePrefix, eventually, exampleBatch, postEvents, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -26,11 +27,13 @@ describe('embedded database: npm start without DATABASE_URL', { timeout: 120_000
 
   it('creates the database, migrates it, writes the example batch and answers its receipt', async (ctx) => {
     const started = Date.now();
-    const t = await bootTestApp({ embeddedDir: dir });
+    const port = await freePort();
+    const t = await bootTestApp({ embeddedDir: dir, env: { EMBEDDED_DB_PORT: String(port) } });
     ctx.diagnostic(`first boot (initdb and migrations): ${Date.now() - started} ms`);
     try {
       assert.equal(t.config.database.url, undefined);
-      assert.match(t.databaseUrl, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      // On the port configured, so that the psql line of the README works from one start to the next.
+      assert.equal(t.databaseUrl, `postgres://postgres@127.0.0.1:${port}/postgres`);
       const ready = await t.inject({ method: 'GET', url: '/health/ready' });
       assert.deepEqual(ready.json(), { status: 'ok', checks: { redis: 'up', database: 'up' } });
 
@@ -80,7 +83,7 @@ describe('embedded database: npm start without DATABASE_URL', { timeout: 120_000
       );
 
       // One process at a time: the directory is locked while this one has it open.
-      await assert.rejects(new EmbeddedDatabase().start(dir), new RegExp(`in use by process ${process.pid}`));
+      await assert.rejects(new EmbeddedDatabase().start({ dir, port: 0 }), new RegExp(`in use by process ${process.pid}`));
     } finally {
       await t.close();
     }
@@ -89,16 +92,26 @@ describe('embedded database: npm start without DATABASE_URL', { timeout: 120_000
 
   it('the built service (`npm start`) says which database it uses and finds the data again in the directory', async (ctx) => {
     assert.notEqual(batchId, '', 'the first test wrote a batch');
+    // Its port taken (another program, a second checkout's service): it serves on another one and says which.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as AddressInfo).port;
     const started = Date.now();
     const service = await startService('all-in-one', {
       EMBEDDED_DB_DIR: dir,
+      EMBEDDED_DB_PORT: String(takenPort),
       JWT_SECRET: TEST_SECRET,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'log',
-    });
+    }).finally(() => taken.close());
     ctx.diagnostic(`second boot (existing directory, separate process): ${Date.now() - started} ms`);
     try {
       assert.ok(service.logs.includes(`database: embedded PGlite at ${dir} (development; set DATABASE_URL for PostgreSQL)`), service.logs);
+      const psql = /port (\d+) is taken \(EMBEDDED_DB_PORT\): the embedded database listens on 127\.0\.0\.1:(\d+) instead/.exec(
+        service.logs,
+      );
+      assert.ok(psql !== null && Number(psql[1]) === takenPort && Number(psql[2]) !== takenPort, service.logs);
+      assert.ok(service.logs.includes(`(psql postgres://postgres@127.0.0.1:${psql[2]}/postgres)`), service.logs);
       const receipt = await fetch(`${service.url}/ingest/batches/${batchId}`, { headers: { authorization: `Bearer ${tokenFor(user)}` } });
       assert.equal(receipt.status, 200);
       const { written_at: writtenAt, ...rest } = (await receipt.json()) as { written_at: string };

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { EmbeddedDatabaseConfig } from '#common';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -21,7 +22,7 @@ interface Running {
 
 /**
  * The embedded development database: PGlite (PostgreSQL compiled to WebAssembly, in this process) with its files in
- * EMBEDDED_DB_DIR, served by `@electric-sql/pglite-socket` on 127.0.0.1 and a free port, so that TypeORM's `pg`
+ * EMBEDDED_DB_DIR, served by `@electric-sql/pglite-socket` on 127.0.0.1 and EMBEDDED_DB_PORT, so that TypeORM's `pg`
  * driver, the entities and the migrations work on it unchanged. Only the all-in-one service starts it, and only
  * outside production when DATABASE_URL is not set. One process at a time can open a directory: a second one is refused.
  */
@@ -35,8 +36,8 @@ export class EmbeddedDatabase {
     return this.running?.url;
   }
 
-  /** Opens (or creates) the database in `dir` and serves it; resolves to its connection URL. */
-  async start(dir: string): Promise<string> {
+  /** Opens (or creates) the database in `dir` and serves it on `port` (another when taken); resolves to its URL. */
+  async start({ dir, port }: EmbeddedDatabaseConfig): Promise<string> {
     if (this.running !== undefined) throw new Error('the embedded database is already running');
     const path = resolve(dir);
     mkdirSync(path, { recursive: true });
@@ -48,14 +49,23 @@ export class EmbeddedDatabase {
       const { PGlite } = await import('@electric-sql/pglite');
       const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
       const pglite = await PGlite.create(path);
-      const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: MAX_CONNECTIONS });
-      try {
+      const serve = async (on: number) => {
+        const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: on, maxConnections: MAX_CONNECTIONS });
         await server.start();
+        return server;
+      };
+      let server: Awaited<ReturnType<typeof serve>>;
+      try {
+        server = await serve(port).catch(async (error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+          const other = await serve(0);
+          this.logger.warn(`port ${port} is taken (EMBEDDED_DB_PORT): the embedded database listens on ${other.getServerConn()} instead`);
+          return other;
+        });
       } catch (error) {
         await pglite.close();
         throw error;
       }
-      // "127.0.0.1:<port>": the server binds a free port.
       const url = `postgres://postgres@${server.getServerConn()}/postgres`;
       this.running = {
         url,

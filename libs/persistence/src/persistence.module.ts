@@ -69,7 +69,7 @@ async function typeOrmOptions(config: AppConfig, embedded: EmbeddedDatabase, opt
           '(`npm start`) runs, on its embedded development database: one process at a time can open that one.',
       );
     }
-    const url = await embedded.start(database.embedded.dir);
+    const url = await embedded.start(database.embedded);
     logger.log(`database: embedded PGlite at ${database.embedded.dir} (development; set DATABASE_URL for PostgreSQL)`);
     return {
       // One connection, kept open: PGlite is a single backend (see EmbeddedDatabase).

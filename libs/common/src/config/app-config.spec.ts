@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     assert.equal(config.bodyLimitBytes, 1048576);
     assert.deepEqual(config.jwt.key, { kind: 'secret', secret: DEVELOPMENT_JWT_SECRET, isDevelopmentSecret: true });
     assert.deepEqual(config.jwt.algorithms, ['HS256']);
-    assert.deepEqual(config.database, { embedded: { dir: './data/pglite' }, migrationsRun: true, poolSize: 10 });
+    assert.deepEqual(config.database, { embedded: { dir: './data/pglite', port: 54329 }, migrationsRun: true, poolSize: 10 });
     assert.deepEqual(config.limits, {
       timestampMaxFutureMs: 86_400_000,
       timestampMaxAgeMs: undefined,
@@ -60,8 +60,12 @@ describe('loadConfig', () => {
   });
 
   it('uses the embedded database in EMBEDDED_DB_DIR outside production when DATABASE_URL is not set, and only then', () => {
-    assert.deepEqual(loadConfig({ NODE_ENV: 'development', EMBEDDED_DB_DIR: '/tmp/db' }).database.embedded, { dir: '/tmp/db' });
-    assert.deepEqual(loadConfig({ DATABASE_URL: ' ', NODE_ENV: 'test' }).database.embedded, { dir: './data/pglite' });
+    assert.deepEqual(loadConfig({ NODE_ENV: 'development', EMBEDDED_DB_DIR: '/tmp/db', EMBEDDED_DB_PORT: '0' }).database.embedded, {
+      dir: '/tmp/db',
+      port: 0,
+    });
+    assert.deepEqual(loadConfig({ DATABASE_URL: ' ', NODE_ENV: 'test' }).database.embedded, { dir: './data/pglite', port: 54329 });
+    assert.throws(() => loadConfig({ NODE_ENV: 'development', EMBEDDED_DB_PORT: '70000' }), /EMBEDDED_DB_PORT/);
     const server = loadConfig({
       NODE_ENV: 'development',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x',

@@ -80,6 +80,8 @@ export interface RateLimitConfig {
 export interface EmbeddedDatabaseConfig {
   /** EMBEDDED_DB_DIR, as given (relative to the working directory). */
   dir: string;
+  /** EMBEDDED_DB_PORT: where psql finds it on 127.0.0.1; 0, or the default port taken, means a free port. */
+  port: number;
 }
 
 /**
@@ -149,6 +151,8 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug
 
 /** Where the embedded development database keeps its files when EMBEDDED_DB_DIR is not set. */
 export const DEFAULT_EMBEDDED_DB_DIR = './data/pglite';
+/** Its port when EMBEDDED_DB_PORT is not set: one that stays the same from start to start, away from PostgreSQL's. */
+export const DEFAULT_EMBEDDED_DB_PORT = 54329;
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export class ConfigValidationError extends Error {
@@ -457,7 +461,12 @@ export function loadConfig(env: Env): AppConfig {
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     database: {
       ...(databaseUrl === undefined
-        ? { embedded: { dir: reader.string('EMBEDDED_DB_DIR') ?? DEFAULT_EMBEDDED_DB_DIR } }
+        ? {
+            embedded: {
+              dir: reader.string('EMBEDDED_DB_DIR') ?? DEFAULT_EMBEDDED_DB_DIR,
+              port: reader.int('EMBEDDED_DB_PORT', DEFAULT_EMBEDDED_DB_PORT, 0, 65535),
+            },
+          }
         : { url: databaseUrl }),
       migrationsRun: reader.bool('DB_MIGRATIONS_RUN', true),
       poolSize: reader.int('DB_POOL_SIZE', 10, 1, 1000),
