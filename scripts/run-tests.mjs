@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 
 const which = process.argv[2] ?? 'all';
 const files = [];
@@ -39,10 +40,39 @@ if (files.some((file) => file.endsWith('swagger-ui.e2e-spec.js')) && !existsSync
 // No --test-force-exit: on Node 20 it ends a file's process while some of its tests are still queued, and those tests
 // then neither run nor fail (the count of tests changed from run to run). Every file closes what it opens instead.
 const RUN_LIMIT_MS = 20 * 60 * 1000;
+const e2e = files.some((file) => file.endsWith('.e2e-spec.js'));
+const before = e2e ? await redisKeys() : undefined;
 const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files], {
   stdio: 'inherit',
   timeout: RUN_LIMIT_MS,
   killSignal: 'SIGKILL',
 });
 if (result.error !== undefined) console.error(`tests stopped: ${result.error.message} (limit ${RUN_LIMIT_MS / 60000} min)`);
+if (result.status === 0 && before !== undefined) {
+  // Tests share the machine's Redis: each removes the keys it created. A key that appeared during the run and is still
+  // there is one a test (or the code it ran) left behind.
+  const left = [...(await redisKeys())].filter((key) => !before.has(key));
+  if (left.length > 0) {
+    console.error(`the tests left ${left.length} keys in the shared Redis (db:key):\n  ${left.slice(0, 20).join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log('# the shared Redis holds no key the tests created');
+}
 process.exit(result.status ?? 1);
+
+/** Every key of every database of the shared Redis (the end-to-end tests' REDIS_URL), as "db:key". */
+async function redisKeys() {
+  const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = new Set();
+    const databases = [...(await redis.info('keyspace')).matchAll(/^db(\d+):/gm)].map((match) => Number(match[1]));
+    for (const db of databases) {
+      await redis.select(db);
+      for await (const batch of redis.scanStream({ count: 1000 })) for (const key of batch) keys.add(`${db}:${key}`);
+    }
+    return keys;
+  } finally {
+    redis.disconnect();
+  }
+}
