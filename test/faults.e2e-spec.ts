@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { BufferedEvents, bufferedEventsKey, INGEST_QUEUE, Metrics } from '#common';
+import { BATCH_JOB_FORMAT, BufferedEvents, bufferedEventsKey, encodeBatchJob, INGEST_QUEUE, Metrics } from '#common';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { PrivateRedis, ServiceProcess, startService, TcpProxy } from './support/processes';
 import {
@@ -220,6 +220,30 @@ describe('faults', { timeout: 240_000 }, () => {
       ctx.diagnostic(`exhausted job kept as failed, stored ${Date.now() - retriedAt} ms after jobs:retry-failed`);
     } finally {
       if (renamed) await db.query('ALTER TABLE events_away RENAME TO events');
+      await queue.close();
+      await service.stop();
+    }
+  });
+
+  it('a job of a format this worker does not know fails at once, is kept as failed naming the format, and writing goes on', async () => {
+    const settings = env({ JOB_ATTEMPTS: '5', JOB_BACKOFF_MS: '100' });
+    const service = await startService('all-in-one', settings);
+    const queue = new Queue(INGEST_QUEUE, { connection: { host: '127.0.0.1', port: 6379 }, prefix: settings.QUEUE_PREFIX });
+    try {
+      // What a gateway of a later version might queue while this worker still runs.
+      const future = {
+        ...encodeBatchJob({ batch_id: randomUUID(), user_id: 'u', accepted: 0, received_at: new Date().toISOString(), body: '' }),
+        format: BATCH_JOB_FORMAT + 1,
+      };
+      await queue.add('batch', future, { jobId: future.batch_id, attempts: 5, removeOnFail: false });
+      await eventually(async () => ((await queue.getFailedCount()) === 1 ? true : undefined), 15_000);
+      const [failed] = await queue.getFailed();
+      assert.equal(failed.id, future.batch_id);
+      assert.match(failed.failedReason, new RegExp(`job format ${BATCH_JOB_FORMAT + 1} is unknown to this worker`));
+      assert.equal(failed.attemptsMade, 1, 'not retried: no attempt of this worker can decode it');
+      const accepted = [await post(service, 'format-fault')];
+      await allStored(db, accepted);
+    } finally {
       await queue.close();
       await service.stop();
     }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import {
   describeError,
+  encodeBatchJob,
   ApiError,
   AppConfig,
   BufferedEvents,
@@ -60,14 +61,13 @@ export class IngestProducer {
   /** Queues a validated batch; `text` is its body as received, which the job carries (see IngestBatchJobData). */
   async enqueueBatch(batch: IngestBatchDto, text: string, receivedAt = new Date()): Promise<EnqueuedBatch> {
     const count = batch.events.length;
-    const data: IngestBatchJobData = {
+    const data = encodeBatchJob({
       batch_id: randomUUID(),
       user_id: batch.user_id,
       accepted: count,
       received_at: receivedAt.toISOString(),
       body: text,
-      reserved: true,
-    };
+    });
     // Nothing is sent while the connection is down: no command, nothing to take back.
     if (this.redis.status !== 'ready') this.refuse(new Error(`Redis connection ${this.redis.status}`));
     const release = () => this.release(data.batch_id, count);

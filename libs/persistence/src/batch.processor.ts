@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Job } from 'bullmq';
-import { BufferedEvents, decodeBatchJob, describeError, IngestBatch, IngestBatchJobData, Metrics } from '#common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { BatchJobFormatError, BufferedEvents, decodeBatchJob, describeError, IngestBatch, IngestBatchJobData, Metrics } from '#common';
 import { DatabaseUnavailable } from './database-connection';
 import { isDatabaseUnreachable } from './database-errors';
 import { EventStore } from './event.store';
@@ -22,7 +22,7 @@ export class BatchProcessor {
   ) {}
 
   async process(job: Job<IngestBatchJobData>): Promise<number> {
-    const batch = decodeBatchJob(job.data);
+    const batch = decode(job.data);
     const count = batch.events.length;
     const inserted = await this.write(batch);
     // Jobs queued before reservations existed were counted by a plain INCRBY.
@@ -48,5 +48,15 @@ export class BatchProcessor {
     stopTimer({ outcome: 'written' });
     this.metrics.recordWrite(batch.received_at, inserted);
     return inserted;
+  }
+}
+
+/** A job that does not decode never will: it fails at once and is kept as failed, without spending its retries. */
+function decode(data: IngestBatchJobData): IngestBatch {
+  try {
+    return decodeBatchJob(data);
+  } catch (error) {
+    if (error instanceof BatchJobFormatError) throw new UnrecoverableError(error.message);
+    throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Job, Worker } from 'bullmq';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   describeError,
@@ -62,7 +62,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     });
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
-      const final = job !== undefined && job.attemptsMade >= attempts;
+      const final = job !== undefined && (job.attemptsMade >= attempts || error instanceof UnrecoverableError);
       // A refused statement by its SQLSTATE only: PostgreSQL's message can quote the batch's values.
       this.logger.warn(
         `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${describeDatabaseError(error) ?? error.message}`,

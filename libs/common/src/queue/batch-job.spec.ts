@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeBatchJob, derivedEventId } from './batch-job';
+import { BATCH_JOB_FORMAT, BatchJobFormatError, decodeBatchJob, derivedEventId, encodeBatchJob } from './batch-job';
 import { IngestBatchJobData } from './ingest-queue';
 
 const VERSION_4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function jobFor(body: Record<string, unknown> & { events: unknown[] }, batchId = randomUUID()): IngestBatchJobData {
-  return {
+  return encodeBatchJob({
     batch_id: batchId,
     user_id: body.user_id as string,
     accepted: body.events.length,
     received_at: '2026-04-22T14:31:00.000Z',
     body: JSON.stringify(body),
-  };
+  });
 }
 
 describe('decodeBatchJob', () => {
@@ -74,14 +74,35 @@ describe('decodeBatchJob', () => {
         { event_id: randomUUID(), type: 'NotAType', custom_event_name: null, occurred_at: '2026-04-22T14:30:00.000Z', customdata: null },
       ],
     };
-    assert.throws(() => decodeBatchJob(planted as unknown as IngestBatchJobData), /has no body: it was not queued by this version/);
+    assert.throws(() => decodeBatchJob(planted as unknown as IngestBatchJobData), {
+      name: 'BatchJobFormatError',
+      message: /has no format and no body/,
+    });
+  });
+
+  it('carries its format, decodes the jobs of format 1 (no format field) the same, and refuses a format it does not know', () => {
+    const job = jobFor({ user_id: 'u', game_id: 'com.a.b', events: [{ type: 'LevelStarted', timestamp: '2026-04-22T14:30:00Z' }] });
+    assert.equal(job.format, BATCH_JOB_FORMAT);
+    const { format: _format, reserved: _reserved, ...formatOne } = job;
+    assert.deepEqual(decodeBatchJob(formatOne), decodeBatchJob(job));
+    assert.throws(
+      () => decodeBatchJob({ ...job, format: BATCH_JOB_FORMAT + 1 }),
+      (error: unknown) => {
+        assert.ok(error instanceof BatchJobFormatError);
+        assert.match(error.message, new RegExp(`job format ${BATCH_JOB_FORMAT + 1} is unknown to this worker \\(it decodes 1 and 2\\)`));
+        return true;
+      },
+    );
   });
 
   it('refuses a job whose body does not match its user or count, or does not parse', () => {
     const job = jobFor({ user_id: 'u', game_id: 'com.a.b', events: [{ type: 'LevelStarted', timestamp: '2026-04-22T14:30:00Z' }] });
     assert.throws(() => decodeBatchJob({ ...job, user_id: 'someone-else' }), /does not match/);
     assert.throws(() => decodeBatchJob({ ...job, accepted: 2 }), /does not match/);
-    assert.throws(() => decodeBatchJob({ ...job, body: job.body.slice(0, -1) }), SyntaxError);
-    assert.throws(() => decodeBatchJob({ ...job, body: job.body.replace('2026-04-22T14:30:00Z', 'yesterday') }), /no valid timestamp/);
+    assert.throws(() => decodeBatchJob({ ...job, body: job.body.slice(0, -1) }), { name: 'BatchJobFormatError', message: /is not JSON/ });
+    assert.throws(() => decodeBatchJob({ ...job, body: job.body.replace('2026-04-22T14:30:00Z', 'yesterday') }), {
+      name: 'BatchJobFormatError',
+      message: /no valid timestamp/,
+    });
   });
 });

@@ -11,6 +11,8 @@ export const BUFFERED_EVENTS_KEY = 'buffered-events';
  * costs the gateway a fraction of building and serializing an object per event, and its job is smaller.
  */
 export interface IngestBatchJobData {
+  /** BATCH_JOB_FORMAT when the job was queued; absent on jobs of format 1 (see decodeBatchJob). */
+  format?: number;
   batch_id: string;
   user_id: string;
   /** How many events the body holds. */
