@@ -30,6 +30,7 @@ export * from './metrics/http-metrics';
 export * from './metrics/metrics';
 export * from './metrics/metrics.module';
 export * from './metrics/queue-gauges';
+export * from './queue/accepted-event';
 export * from './queue/batch-job';
 export * from './queue/buffered-events';
 export * from './queue/ingest-queue';

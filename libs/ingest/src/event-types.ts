@@ -10,8 +10,8 @@ export interface EventTypeDefinition {
 }
 
 /**
- * The event-type catalogue. Adding a type is one entry here (plus, optionally, a customdata DTO); validation,
- * the OpenAPI document and the worker all read it.
+ * The event-type catalogue. Adding a type is one entry here (plus, optionally, a customdata DTO): validation reads it,
+ * and the OpenAPI document lists its names. The worker does not: it stores whatever type the gateway accepted.
  */
 export const EVENT_TYPES = {
   SessionStarted: { description: 'The player opened the game.' },

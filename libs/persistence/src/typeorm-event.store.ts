@@ -1,31 +1,73 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { IngestBatch } from '#common';
+import { EVENT_COLUMNS, EventColumn, IngestBatch } from '#common';
 import { EventStore } from './event.store';
 
-// One statement per batch whatever its size: each column travels as one array parameter. ON CONFLICT makes a
-// redelivered job or a client's retried batch a no-op instead of a duplicate. The receipt is written by the same
-// statement (a data-modifying CTE runs to completion whether or not the outer query reads it), so it commits
-// exactly when the events do; a batch whose events were all stored before still gets its receipt.
-// customdata travels as one JSON array, unpacked in order (a missing one is JSON null there, stored as NULL): one
-// JSON.stringify instead of pg quoting and escaping each element of a jsonb[] literal, about a third of the worker's
-// CPU per batch (measured with `npm run bench`).
-const INSERT_BATCH = `
+/** The column of `events` a per-event value goes to, with its type: an entry of EVENT_COLUMNS. */
+type Column = Pick<EventColumn, 'column' | 'type'>;
+
+/** The columns of `events` a batch gives all its events, bound as $1 to $4. */
+export const BATCH_COLUMNS: readonly Column[] = [
+  { column: 'user_id', type: 'text' },
+  { column: 'game_id', type: 'text' },
+  { column: 'received_at', type: 'timestamptz' },
+  { column: 'batch_id', type: 'uuid' },
+];
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * The batch INSERT for these event columns. One statement per batch whatever its size: each column travels as one
+ * array parameter (after the batch's user_id, game_id, received_at and batch_id). ON CONFLICT makes a redelivered
+ * job or a client's retried batch a no-op instead of a duplicate. The receipt is written by the same statement (a
+ * data-modifying CTE runs to completion whether or not the outer query reads it), so it commits exactly when the
+ * events do; a batch whose events were all stored before still gets its receipt. A jsonb column travels as one JSON
+ * array, unpacked in order (a missing value is JSON null there, stored as NULL): one JSON.stringify instead of pg
+ * quoting and escaping each element of a jsonb[] literal, about a third of the worker's CPU per batch (measured with
+ * `npm run bench`).
+ */
+export function insertBatchStatement(columns: readonly Column[]): string {
+  const names = columns.map(({ column }) => quoted(column));
+  const arrays = columns.map(({ type }, i) => {
+    const parameter = `$${i + 5}`;
+    return type === 'jsonb'
+      ? `ARRAY(SELECT NULLIF(j.value, 'null'::jsonb) FROM jsonb_array_elements(${parameter}::jsonb) WITH ORDINALITY AS j ORDER BY j.ordinality)`
+      : `${parameter}::${type}[]`;
+  });
+  return `
   WITH inserted AS (
-    INSERT INTO "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id")
-    SELECT $1, e.event_id, $2, e.type, e.custom_event_name, e.occurred_at, $3, e.customdata, $4
-    FROM unnest($5::uuid[], $6::text[], $7::text[], $8::timestamptz[],
-      ARRAY(SELECT NULLIF(c.value, 'null'::jsonb) FROM jsonb_array_elements($9::jsonb) WITH ORDINALITY AS c ORDER BY c.ordinality))
-      AS e(event_id, type, custom_event_name, occurred_at, customdata)
+    INSERT INTO "events" (${[...BATCH_COLUMNS.map(({ column }) => quoted(column)), ...names].join(', ')})
+    SELECT $1, $2, $3, $4, ${names.map((name) => `e.${name}`).join(', ')}
+    FROM unnest(${arrays.join(', ')}) AS e(${names.join(', ')})
     ON CONFLICT ON CONSTRAINT "pk_events" DO NOTHING
     RETURNING 1
   ), receipt AS (
     INSERT INTO "batches" ("batch_id", "user_id", "accepted", "received_at")
-    VALUES ($4, $1, $10, $3)
+    VALUES ($4, $1, $${columns.length + 5}, $3)
     ON CONFLICT ON CONSTRAINT "pk_batches" DO NOTHING
   )
   SELECT count(*)::int AS "inserted" FROM inserted`;
+}
+
+/** The parameters of insertBatchStatement(columns) for a batch whose events have a value per column. */
+export function insertBatchParameters(batch: IngestBatch<Record<string, unknown>>, columns: readonly Column[]): unknown[] {
+  const { events } = batch;
+  return [
+    batch.user_id,
+    batch.game_id,
+    batch.received_at,
+    batch.batch_id,
+    ...columns.map(({ column, type }) => {
+      const values = events.map((event) => event[column]);
+      return type === 'jsonb' ? JSON.stringify(values) : values;
+    }),
+    events.length,
+  ];
+}
+
+const COLUMNS: readonly Column[] = Object.values(EVENT_COLUMNS);
+const INSERT_BATCH = insertBatchStatement(COLUMNS);
 
 @Injectable()
 export class TypeOrmEventStore extends EventStore {
@@ -34,19 +76,7 @@ export class TypeOrmEventStore extends EventStore {
   }
 
   async insertBatch(batch: IngestBatch): Promise<number> {
-    const { events } = batch;
-    const rows: Array<{ inserted: number }> = await this.dataSource.query(INSERT_BATCH, [
-      batch.user_id,
-      batch.game_id,
-      batch.received_at,
-      batch.batch_id,
-      events.map((e) => e.event_id),
-      events.map((e) => e.type),
-      events.map((e) => e.custom_event_name),
-      events.map((e) => e.occurred_at),
-      JSON.stringify(events.map((e) => e.customdata)),
-      events.length,
-    ]);
+    const rows: Array<{ inserted: number }> = await this.dataSource.query(INSERT_BATCH, insertBatchParameters(batch, COLUMNS));
     return rows[0]?.inserted ?? 0;
   }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { BATCH_JOB_FORMAT, BatchJobFormatError, decodeBatchJob, derivedEventId, encodeBatchJob } from './batch-job';
+import { derivedEventId } from './accepted-event';
+import { BATCH_JOB_FORMAT, BatchJobFormatError, decodeBatchJob, encodeBatchJob } from './batch-job';
 import { IngestBatchJobData } from './ingest-queue';
 
 const VERSION_4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,5 +1,5 @@
-import { parseRfc3339 } from '../time/rfc3339';
-import { IngestBatch, IngestBatchJobData, IngestEventPayload } from './ingest-queue';
+import { AcceptedEvent, EVENT_COLUMNS, EventColumn, EventColumns, StoredEvent } from './accepted-event';
+import { IngestBatch, IngestBatchJobData } from './ingest-queue';
 
 /**
  * The format of the jobs this version queues. Format 1 had no `format` field (its jobs are recognised by their `body`);
@@ -19,31 +19,18 @@ export function encodeBatchJob(batch: Omit<IngestBatchJobData, 'format' | 'reser
   return { format: BATCH_JOB_FORMAT, ...batch, reserved: true };
 }
 
-/** An event of a body the gateway accepted (IngestEventDto's fields). */
-interface AcceptedEvent {
-  type: string;
-  timestamp: string;
-  customEventName?: string;
-  customdata?: Record<string, unknown>;
-  event_id?: string;
-}
-
-/**
- * The `event_id` of an event sent without one: its batch's id with the last three hex digits replaced by the event's
- * position. Derived rather than drawn at random, so that a job delivered twice writes the same ids and its second
- * delivery stores nothing. Within a batch the ids differ by position; across batches they keep 110 of the batch id's
- * random bits.
- */
-export function derivedEventId(batchId: string, index: number): string {
-  return `${batchId.slice(0, 33)}${index.toString(16).padStart(3, '0')}`;
-}
-
 /**
  * The batch a job holds, as it is written: timestamps converted to UTC, client event ids in lower case, the others
  * derived. The gateway validated the body, so a job that does not decode was not made by a gateway this worker knows:
  * BatchJobFormatError.
  */
-export function decodeBatchJob(job: IngestBatchJobData): IngestBatch {
+export function decodeBatchJob(job: IngestBatchJobData): IngestBatch;
+/** The same with another column table: the test that proves a field added to the event reaches its column. */
+export function decodeBatchJob<E>(job: IngestBatchJobData, columns: EventColumns<E>): IngestBatch<Record<string, unknown>>;
+export function decodeBatchJob(
+  job: IngestBatchJobData,
+  columns: Readonly<Record<string, EventColumn<never>>> = EVENT_COLUMNS,
+): IngestBatch {
   const format = job.format ?? (typeof (job as Partial<IngestBatchJobData>).body === 'string' ? 1 : undefined);
   // Jobs older than format 1 held the decoded batch itself, and were written as they were, whatever they said: such a
   // job (or one planted in that shape) is refused, like a job of a format newer than this worker.
@@ -67,16 +54,23 @@ export function decodeBatchJob(job: IngestBatchJobData): IngestBatch {
   if (body.user_id !== job.user_id || !Array.isArray(body.events) || body.events.length !== job.accepted) {
     throw new BatchJobFormatError(`batch ${job.batch_id}: the job's body does not match its user_id and count`);
   }
-  const events = body.events.map((event, index): IngestEventPayload => {
-    const occurredAt = parseRfc3339(event.timestamp);
-    if (occurredAt === undefined) throw new BatchJobFormatError(`batch ${job.batch_id}: event ${index} has no valid timestamp`);
-    return {
-      event_id: event.event_id?.toLowerCase() ?? derivedEventId(job.batch_id, index),
-      type: event.type,
-      custom_event_name: event.customEventName ?? null,
-      occurred_at: occurredAt.utcIso,
-      customdata: event.customdata ?? null,
-    };
+  const fields = Object.entries(columns);
+  const events = body.events.map((event, index) => {
+    const row: Record<string, unknown> = {};
+    for (const [field, { column, value }] of fields) {
+      // The table's events are those of the body: AcceptedEvent, or the extended event of a test's table.
+      const stored = value(event as never, { batchId: job.batch_id, index });
+      if (stored === undefined) throw new BatchJobFormatError(`batch ${job.batch_id}: event ${index} has no valid ${field}`);
+      row[column] = stored;
+    }
+    return row;
   });
-  return { batch_id: job.batch_id, user_id: body.user_id, game_id: body.game_id, received_at: job.received_at, events };
+  // A row per event with a value per column of the table: StoredEvent for EVENT_COLUMNS.
+  return {
+    batch_id: job.batch_id,
+    user_id: body.user_id,
+    game_id: body.game_id,
+    received_at: job.received_at,
+    events: events as StoredEvent[],
+  };
 }

@@ -1,3 +1,5 @@
+import type { StoredEvent } from './accepted-event';
+
 /** Queue names and job payloads shared by the producer (gateway) and the processor (worker). */
 export const INGEST_QUEUE = 'ingest-events';
 export const INGEST_BATCH_JOB = 'batch';
@@ -24,23 +26,13 @@ export interface IngestBatchJobData {
   reserved?: boolean;
 }
 
-/** An event as it is written. */
-export interface IngestEventPayload {
-  event_id: string;
-  type: string;
-  custom_event_name: string | null;
-  /** The client's timestamp as a UTC instant, ISO 8601 with up to microseconds. */
-  occurred_at: string;
-  customdata: Record<string, unknown> | null;
-}
-
-/** A batch as it is written. */
-export interface IngestBatch {
+/** A batch as it is written: what the batch adds to each of its events' rows, and the events (see EVENT_COLUMNS). */
+export interface IngestBatch<Event = StoredEvent> {
   batch_id: string;
   user_id: string;
   game_id: string;
   received_at: string;
-  events: IngestEventPayload[];
+  events: Event[];
 }
 
 export function bufferedEventsKey(prefix: string): string {

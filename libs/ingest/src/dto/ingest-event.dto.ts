@@ -1,10 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsString, IsUUID, Validate, ValidateIf } from 'class-validator';
+import type { AcceptedEvent, SameKeys } from '#common';
 import { EVENT_TYPE_NAMES } from '../event-types';
 import { CustomdataConstraint, IsCustomEventNameForType, TimestampConstraint } from '../validation/constraints';
 
-export class IngestEventDto {
+/** One event of a batch, as validated: AcceptedEvent's fields, each with its rules and its documentation. */
+export class IngestEventDto implements AcceptedEvent {
   @ApiPropertyOptional({
     format: 'uuid',
     description: 'Chosen by the client so that a retried batch is not stored twice. The server assigns one when absent.',
@@ -46,3 +48,7 @@ export class IngestEventDto {
   @Transform(({ obj }: { obj: { customdata?: unknown } }) => obj.customdata)
   customdata?: Record<string, unknown>;
 }
+
+// A property here that AcceptedEvent lacks would be validated and then dropped by the worker; one AcceptedEvent has
+// and this lacks would be refused as unknown: either does not compile.
+export const INGEST_EVENT_DTO_FIELDS_CHECKED: SameKeys<IngestEventDto, AcceptedEvent> = true;
