@@ -131,12 +131,9 @@ describe('readBody', () => {
   it('stops inflating a decompression bomb at the limit: 1 GB of zeros in 1 MB gzip members is refused after a few', async () => {
     const member = gzipSync(Buffer.alloc(1 << 20), { level: 9 }); // about 1 KB
     const source = lazySource(1024, () => member);
-    const started = performance.now();
     await assert.rejects(readBody(source, { coding: 'gzip', limit: LIMIT }), (e) => assertStatus(e, 413));
-    const elapsed = performance.now() - started;
     // Reading runs ahead of inflating by at most the stream buffers (some tens of KB here, each KB worth 1 MB).
     assert.ok(source.pulled() < 64, `read ${source.pulled()} of 1024 members`);
-    assert.ok(elapsed < 500, `took ${elapsed.toFixed(0)} ms`);
     // Nothing more is read once the answer is known.
     const pulled = source.pulled();
     await new Promise((resolve) => setTimeout(resolve, 50));

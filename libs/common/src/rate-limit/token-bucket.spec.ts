@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, Server, Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config/app-config';
 import { fastFailRedisOptions } from '../queue/redis-options';
@@ -15,10 +15,15 @@ function limiterOn(redis: Redis, prefix: string, env: Record<string, string> = {
   return new RateLimiter(redis, loadConfig({ NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: prefix, ...env }));
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - started };
+/** Whether `promise` has settled after the pending I/O callbacks have run (a few turns of the event loop). */
+async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let turn = 0; turn < 20 && !settled; turn++) await new Promise((resolve) => setImmediate(resolve));
+  return settled;
 }
 
 describe('RateLimiter: token buckets in Redis', () => {
@@ -199,10 +204,14 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
     const redis = new Redis({ ...fastFailRedisOptions(`redis://127.0.0.1:${port}`), lazyConnect: true });
     redis.on('error', () => undefined);
     try {
-      const { value, ms } = await timed(() => limiterOn(redis, 'unreachable').consume('unreachable:k', 1, 1));
+      // No timer fires while the clock is held: an answer now did not wait for the deadline.
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const decision = limiterOn(redis, 'unreachable').consume('unreachable:k', 1, 1);
+      assert.ok(await settledSoon(decision), 'answered without waiting for the deadline');
+      const value = await decision;
       assert.deepEqual([value.enforced, value.allowed], [false, true]);
-      assert.ok(ms < RATE_LIMIT_DEADLINE_MS, `answered in ${ms.toFixed(0)} ms`);
     } finally {
+      mock.timers.reset();
       redis.disconnect();
     }
   });
@@ -239,10 +248,18 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
     try {
       await new Promise((resolve) => redis.once('ready', resolve));
       const limiter = limiterOn(redis, 'silent');
-      const { value, ms } = await timed(() => limiter.consume('silent:k', 1, 1));
+      // The clock moves only when the test says: the answer comes at the limiter's deadline, not before, and not at
+      // the client's own command timeout (2 s).
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const decision = limiter.consume('silent:k', 1, 1);
+      assert.equal(await settledSoon(decision), false, 'waits for Redis');
+      mock.timers.tick(RATE_LIMIT_DEADLINE_MS - 1);
+      assert.equal(await settledSoon(decision), false, 'still waits just before the deadline');
+      mock.timers.tick(1);
+      assert.ok(await settledSoon(decision), 'answers at the deadline');
+      mock.timers.reset();
+      const value = await decision;
       assert.deepEqual([value.enforced, value.allowed], [false, true]);
-      // The client's own command timeout is 2 s; the limiter gives up long before it.
-      assert.ok(ms >= RATE_LIMIT_DEADLINE_MS - 5 && ms < RATE_LIMIT_DEADLINE_MS + 200, `answered in ${ms.toFixed(0)} ms`);
       const sent = unanswered;
       assert.ok(sent >= 1, 'the first request asked Redis');
       // For a moment after that, requests pass without asking a Redis that does not answer.
@@ -250,6 +267,7 @@ describe('RateLimiter: fails open, fast, when Redis does not answer', () => {
       await sleep(50);
       assert.equal(unanswered, sent, 'no command sent while paused');
     } finally {
+      mock.timers.reset();
       redis.disconnect();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -163,12 +163,22 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       assert.equal(reads, 0, 'no event was transformed or walked');
     });
 
-    it('refuses 100000 events quickly', async () => {
-      const events = Array.from({ length: 100_000 }, () => ({ type: 'Nope', timestamp: 'never', extra: { a: [] } }));
-      const started = performance.now();
+    it('refuses 100000 invalid events with one detail, without reading any of them', async () => {
+      let reads = 0;
+      const events = Array.from({ length: 100_000 }, () => {
+        const event = { timestamp: 'never', extra: { a: [] } };
+        Object.defineProperty(event, 'type', {
+          enumerable: true,
+          get: () => {
+            reads++;
+            return 'Nope';
+          },
+        });
+        return event;
+      });
       const { error } = await assertRefused({ user_id: 'u', game_id: 'com.x', events }, ['events']);
       assert.equal(error.details?.length, 1);
-      assert.ok(performance.now() - started < 1000, 'the batch size is checked before the events are');
+      assert.equal(reads, 0, 'the batch size is checked before the events are');
     });
   });
 
