@@ -144,41 +144,34 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       });
     }
 
-    it('refuses 201 events with one detail, before looking at any event', async () => {
+    /** `count` events whose `type` counts how often it is read. */
+    function watchedEvents(count: number, event: Record<string, unknown>, type: string): { events: object[]; reads: () => number } {
       let reads = 0;
-      const events = Array.from({ length: 201 }, () => {
-        const event = { timestamp: '2026-04-22T14:30:00Z' };
-        Object.defineProperty(event, 'type', {
+      const events = Array.from({ length: count }, () =>
+        Object.defineProperty({ ...event }, 'type', {
           enumerable: true,
           get: () => {
             reads++;
-            return 'LevelStarted';
+            return type;
           },
-        });
-        return event;
-      });
+        }),
+      );
+      return { events, reads: () => reads };
+    }
+
+    it('refuses 201 events with one detail, before looking at any event', async () => {
+      const { events, reads } = watchedEvents(201, { timestamp: '2026-04-22T14:30:00Z' }, 'LevelStarted');
       const { error } = await assertRefused({ user_id: 'u', game_id: 'com.x', events }, ['events']);
       assert.equal(error.details?.length, 1);
       assert.match(error.details[0].message, /at most 200/);
-      assert.equal(reads, 0, 'no event was transformed or walked');
+      assert.equal(reads(), 0, 'no event was transformed or walked');
     });
 
     it('refuses 100000 invalid events with one detail, without reading any of them', async () => {
-      let reads = 0;
-      const events = Array.from({ length: 100_000 }, () => {
-        const event = { timestamp: 'never', extra: { a: [] } };
-        Object.defineProperty(event, 'type', {
-          enumerable: true,
-          get: () => {
-            reads++;
-            return 'Nope';
-          },
-        });
-        return event;
-      });
+      const { events, reads } = watchedEvents(100_000, { timestamp: 'never', extra: { a: [] } }, 'Nope');
       const { error } = await assertRefused({ user_id: 'u', game_id: 'com.x', events }, ['events']);
       assert.equal(error.details?.length, 1);
-      assert.equal(reads, 0, 'the batch size is checked before the events are');
+      assert.equal(reads(), 0, 'the batch size is checked before the events are');
     });
   });
 
