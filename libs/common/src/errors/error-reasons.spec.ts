@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ApiErrorResponse } from './error-envelope.dto';
 import { bodyTooLarge, ERROR_REASONS, reasonMeaning, reasonOf } from './error-reasons';
 
 describe('ERROR_REASONS', () => {
@@ -24,5 +25,10 @@ describe('ERROR_REASONS', () => {
         assert.match(meaning, /^\S.*\.$/, `${status} ${reason}`);
       }
     }
+  });
+
+  it('ApiErrorResponse refuses two examples of one name: the second would hide the first', () => {
+    assert.throws(() => ApiErrorResponse(400, { examples: ['invalid_payload', 'invalid_payload'] }), /two examples named alike/);
+    assert.doesNotThrow(() => ApiErrorResponse(400, { examples: ['invalid_payload', { message: 'invalid_payload', summary: 'another' }] }));
   });
 });

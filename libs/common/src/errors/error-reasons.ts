@@ -1,8 +1,9 @@
 /**
  * Every reason an error answer gives by name (`error.message`), by status, with what it means. ApiError and errorBody
- * take only these for these statuses (a reason may be followed by `: ` and a detail): a new reason is added here, or
- * the code does not compile. A status without an entry answers with its own name in lower case (`not_found`,
- * `internal_error` for any 5xx the code did not anticipate).
+ * take only these for these statuses (a reason may be followed by `: ` and a detail), and the OpenAPI document lists
+ * them from here with their meaning (ApiErrorResponse): a new reason is added here, or the code does not compile. A
+ * status without an entry answers with its own name in lower case (`not_found`, `internal_error` for any 5xx the code
+ * did not anticipate).
  */
 export const ERROR_REASONS = {
   400: {

@@ -90,7 +90,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .setTitle('PlaySmart Ingest')
       .setDescription(
         'Send gameplay events in batches of up to 200. A 202 means the batch is safely queued; a worker writes it to ' +
-          'the database within seconds. Use `npm run token -- <player-id>` for a development token.',
+          'the database within seconds. Use `npm run -s token -- <player-id>` for a development token.',
       )
       .setVersion('1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
