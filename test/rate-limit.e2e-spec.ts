@@ -264,11 +264,14 @@ describe('rate limits: per player and per client address, held in Redis', () => 
     const doc = (await t.inject({ method: 'GET', url: '/docs-json' })).json<{
       paths: Record<
         string,
-        Record<string, { responses: Record<string, { headers?: object; content?: Record<string, { example?: unknown }> }> }>
+        Record<
+          string,
+          { responses: Record<string, { headers?: object; content?: Record<string, { examples?: Record<string, { value: unknown }> }> }> }
+        >
       >;
     }>();
     const responses = doc.paths['/ingest/events'].post.responses;
-    assert.deepEqual(responses['429']?.content?.['application/json']?.example, {
+    assert.deepEqual(responses['429']?.content?.['application/json']?.examples?.rate_limited?.value, {
       error: { code: 'TOO_MANY_REQUESTS', message: 'rate_limited' },
     });
     assert.deepEqual(Object.keys(responses['429'].headers ?? {}).sort(), [

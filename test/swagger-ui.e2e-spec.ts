@@ -84,6 +84,44 @@ describe('Swagger UI in a real browser', () => {
     }
   }
 
+  /** An operation's block, by its path and method. */
+  const operationBlock = (method: string, path: string) =>
+    page.locator(`.opblock-${method}`).filter({ has: page.getByRole('link', { name: path, exact: true }) });
+
+  it('opens POST /ingest/events on arrival: its parameters, request body and responses in view without a click', async (ctx) => {
+    await inBrowser(ctx, async () => {
+      await page.goto('/docs');
+      const ingest = operationBlock('post', '/ingest/events');
+      // Nothing is clicked: the operation's body is there, with what it documents.
+      await ingest.getByRole('button', { name: 'Try it out' }).waitFor();
+      await ingest.getByText('Request body', { exact: true }).waitFor();
+      assert.ok(await ingest.getByText('Content-Encoding', { exact: true }).isVisible(), 'the Content-Encoding header is shown');
+      assert.match((await ingest.locator('.opblock-description-wrapper').first().textContent()) ?? '', /Content-Encoding: gzip or deflate/);
+      const example = JSON.parse((await ingest.locator('.body-param__example').first().textContent()) ?? '') as unknown;
+      assert.deepEqual(example, exampleBatch(), 'the request body example is the API page example');
+      const unavailable = ingest.locator('.response').filter({ has: page.getByRole('cell', { name: '503', exact: true }) });
+      for (const reason of ['buffer_full', 'queue_unavailable', 'shutting_down']) {
+        assert.ok(await unavailable.getByText(reason, { exact: true }).first().isVisible(), `503 ${reason} is listed`);
+      }
+      // Only that one: the receipt operation stays closed, and the address is left as it was (no deep link pushed).
+      const receipt = operationBlock('get', '/ingest/batches/{batch_id}');
+      assert.equal(await receipt.getByRole('button', { name: 'Try it out' }).count(), 0, 'the receipt operation is closed');
+      assert.match((await page.locator('.info').textContent()) ?? '', /npm run -s token -- <player-id>/);
+      assert.equal(new URL(page.url()).hash, '');
+      // One Back leaves the page: opening the operation added no history entry.
+      await page.goBack();
+      assert.equal(page.url(), 'about:blank');
+    });
+  });
+
+  it('opens the operation a deep link names instead', async (ctx) => {
+    await inBrowser(ctx, async () => {
+      await page.goto('/docs#/ingest/BatchesController_receipt');
+      await operationBlock('get', '/ingest/batches/{batch_id}').getByRole('button', { name: 'Try it out' }).waitFor();
+      assert.equal(await operationBlock('post', '/ingest/events').getByRole('button', { name: 'Try it out' }).count(), 0);
+    });
+  });
+
   it('authorizes with a development token, runs Try it out on POST /ingest/events with the example and gets 202', async (ctx) => {
     await inBrowser(ctx, async () => {
       await page.goto('/docs');
@@ -95,8 +133,8 @@ describe('Swagger UI in a real browser', () => {
       await page.getByRole('button', { name: 'Close', exact: true }).click();
       await page.getByRole('heading', { name: 'Available authorizations' }).waitFor({ state: 'hidden' });
 
-      const operation = page.locator('.opblock').filter({ has: page.getByRole('link', { name: '/ingest/events', exact: true }) });
-      await operation.getByRole('button', { name: /^POST \/ingest\/events/ }).click();
+      // Open on arrival (the test above).
+      const operation = operationBlock('post', '/ingest/events');
       await operation.getByRole('button', { name: 'Try it out' }).click();
       // With named examples Swagger UI shows an "Examples" dropdown: pick the API page's.
       const examples = operation.getByRole('combobox').filter({ has: page.getByRole('option', { name: 'API page example' }) });

@@ -5,6 +5,8 @@ export * from './admin/queue-dashboard.module';
 export * from './config/app-config';
 export * from './config/config.module';
 export * from './errors/api-error';
+export * from './errors/error-envelope.dto';
+export * from './errors/error-reasons';
 export * from './errors/error-envelope.filter';
 export * from './health/health.module';
 export * from './health/readiness-checks';

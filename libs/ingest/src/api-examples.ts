@@ -1,3 +1,5 @@
+import { ACCEPTED_ENCODINGS, ApiErrorResponse, ErrorReason } from '#common';
+
 /** Examples shown in Swagger UI; the request is the API page's own. */
 export const EXAMPLE_BATCH = {
   user_id: 'device-abc-123',
@@ -9,22 +11,6 @@ export const EXAMPLE_BATCH = {
   ],
 };
 
-export const ERROR_EXAMPLES = {
-  400: {
-    error: {
-      code: 'BAD_REQUEST',
-      message: 'invalid_payload',
-      details: [{ field: 'events[1].type', message: 'type must be one of the following values: SessionStarted, ...' }],
-    },
-  },
-  401: { error: { code: 'UNAUTHORIZED', message: 'token_expired' } },
-  403: { error: { code: 'FORBIDDEN', message: 'user_id_mismatch' } },
-  413: { error: { code: 'PAYLOAD_TOO_LARGE', message: 'body_too_large: the limit is 1048576 bytes' } },
-  415: { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'content_type_must_be_application_json' } },
-  429: { error: { code: 'TOO_MANY_REQUESTS', message: 'rate_limited' } },
-  503: { error: { code: 'SERVICE_UNAVAILABLE', message: 'queue_unavailable' } },
-} as const;
-
 const EXAMPLE_BATCH_ID = '6f1c0b7e-3b9e-4a8e-9d6a-2f0c8f1e5a42';
 
 /** `GET /ingest/batches/:batch_id`: one example per status. */
@@ -34,8 +20,51 @@ export const RECEIPT_EXAMPLES = {
   failed: { batch_id: EXAMPLE_BATCH_ID, status: 'failed', accepted: 3 },
 } as const;
 
-export const RECEIPT_ERROR_EXAMPLES = {
-  400: { error: { code: 'BAD_REQUEST', message: 'invalid_payload', details: [{ field: 'batch_id', message: 'batch_id must be a UUID' }] } },
-  404: { error: { code: 'NOT_FOUND', message: 'batch_not_found' } },
-  503: { error: { code: 'SERVICE_UNAVAILABLE', message: 'database_unavailable' } },
-} as const;
+const integerHeader = (description: string) => ({ description, schema: { type: 'integer' } });
+
+/** Sent with every answer of a rate-limited route; they describe the most restrictive of the caller's buckets. */
+export const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': integerHeader('Requests the bucket holds when full (its burst).'),
+  'RateLimit-Remaining': integerHeader('Requests left right now.'),
+  'RateLimit-Reset': integerHeader('Seconds until the bucket is full again.'),
+};
+
+const RETRY_AFTER = { 'Retry-After': integerHeader('Seconds to wait before retrying (at least 1).') };
+
+// The error responses both routes document alike. Each lists every reason it can answer with (ERROR_REASONS).
+
+export const unauthorized = () =>
+  ApiErrorResponse(401, {
+    description: 'The token is checked before a byte of the body is read.',
+    examples: ['missing_token', 'token_expired', 'invalid_token'],
+    headers: {
+      'WWW-Authenticate': {
+        description: '`Bearer error="invalid_request"` without a token, `Bearer error="invalid_token"` otherwise.',
+        schema: { type: 'string' },
+      },
+    },
+  });
+
+export const unsupportedMediaType = () =>
+  ApiErrorResponse(415, {
+    description: 'Decided from the headers alone, before the token or the body.',
+    examples: ['content_type_must_be_application_json', 'unsupported_content_encoding'],
+    headers: {
+      'Accept-Encoding': {
+        description: `With \`unsupported_content_encoding\`: the codings a body may have, \`${ACCEPTED_ENCODINGS}\`.`,
+        schema: { type: 'string' },
+      },
+    },
+  });
+
+/** A 429 with the reasons of `examples`; the RateLimit-* headers describe the most restrictive bucket. */
+export const tooManyRequests = (examples: readonly ErrorReason<429>[]) =>
+  ApiErrorResponse(429, {
+    description: 'Retry after Retry-After seconds.',
+    examples,
+    headers: { ...RATE_LIMIT_HEADERS, ...RETRY_AFTER },
+  });
+
+/** A 503 with the reasons of `examples`: all of them are worth a retry, after Retry-After seconds. */
+export const serviceUnavailable = (examples: readonly ErrorReason<503>[]) =>
+  ApiErrorResponse(503, { description: 'Retry after Retry-After seconds.', examples, headers: RETRY_AFTER });

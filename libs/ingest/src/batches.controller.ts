@@ -3,8 +3,8 @@ import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@ne
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { AuthenticatedPlayer, AuthenticationError, SubjectRateLimitGuard } from '#auth';
-import { ApiError, IpRateLimited } from '#common';
-import { ERROR_EXAMPLES, RECEIPT_ERROR_EXAMPLES, RECEIPT_EXAMPLES } from './api-examples';
+import { ApiError, ApiErrorResponse, IpRateLimited } from '#common';
+import { RECEIPT_EXAMPLES, serviceUnavailable, tooManyRequests, unauthorized } from './api-examples';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchReceiptDto } from './dto/batch-receipt.dto';
 
@@ -16,9 +16,6 @@ export class BatchIdPipe implements PipeTransform<string, string> {
     return value.toLowerCase();
   }
 }
-
-const example = (status: number, description: string, value: object) =>
-  ApiResponse({ status, description, content: { 'application/json': { example: value } } });
 
 @ApiTags('ingest')
 @ApiBearerAuth()
@@ -52,11 +49,14 @@ export class BatchesController {
       failed: { summary: 'Every write attempt failed', value: RECEIPT_EXAMPLES.failed },
     },
   })
-  @example(400, 'batch_id is not a UUID.', RECEIPT_ERROR_EXAMPLES[400])
-  @example(401, 'The bearer token is missing (missing_token), expired (token_expired) or invalid (invalid_token).', ERROR_EXAMPLES[401])
-  @example(404, 'No such batch for this player: unknown, sent by another player, or its receipt has expired.', RECEIPT_ERROR_EXAMPLES[404])
-  @example(429, 'Too many requests from this player or this client address; retry after Retry-After seconds.', ERROR_EXAMPLES[429])
-  @example(503, 'The receipt cannot be read right now; retry after Retry-After seconds.', RECEIPT_ERROR_EXAMPLES[503])
+  @ApiErrorResponse(400, {
+    examples: [{ message: 'invalid_payload', details: [{ field: 'batch_id', message: 'batch_id must be a UUID' }] }, 'malformed_url'],
+  })
+  @unauthorized()
+  @ApiErrorResponse(404, { examples: ['batch_not_found'] })
+  @ApiErrorResponse(414, { examples: ['path_parameter_too_long'] })
+  @tooManyRequests(['rate_limited'])
+  @serviceUnavailable(['database_unavailable', 'queue_unavailable', 'shutting_down'])
   async receipt(
     @Param('batch_id', BatchIdPipe) batchId: string,
     @Req() request: FastifyRequest & { user?: AuthenticatedPlayer },

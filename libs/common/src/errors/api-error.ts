@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { ErrorReason } from './error-reasons';
 
 export interface ErrorDetail {
   /** Path of the failing field in bracket form (`events[1].type`); `""` is the body as a whole. */
@@ -20,6 +21,7 @@ export function fieldPath(path: string, key: string | number): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
+/** The envelope of every error answer; ErrorEnvelopeDto describes it in the OpenAPI document. */
 export interface ErrorBody {
   error: {
     code: string;
@@ -42,7 +44,8 @@ export function statusCode(status: number): string {
   );
 }
 
-export function errorBody(status: number, message: string, details?: ErrorDetail[]): ErrorBody {
+/** The envelope for `status`; its message is a reason of ERROR_REASONS where the status has any. */
+export function errorBody<S extends number>(status: S, message: ErrorReason<S>, details?: ErrorDetail[]): ErrorBody {
   return { error: details === undefined ? { code: statusCode(status), message } : { code: statusCode(status), message, details } };
 }
 
@@ -50,10 +53,10 @@ export function errorBody(status: number, message: string, details?: ErrorDetail
  * The exception gateway code throws for a client-facing error. The exception filter turns it into the envelope;
  * code that the worker runs never throws it.
  */
-export class ApiError extends HttpException {
+export class ApiError<S extends number = number> extends HttpException {
   constructor(
-    status: number,
-    readonly reason: string,
+    status: S,
+    readonly reason: ErrorReason<S>,
     readonly details?: ErrorDetail[],
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
@@ -64,7 +67,7 @@ export class ApiError extends HttpException {
     return new ApiError(HttpStatus.BAD_REQUEST, 'invalid_payload', details);
   }
 
-  static unavailable(reason: string, retryAfterSeconds: number): ApiError {
+  static unavailable(reason: ErrorReason<503>, retryAfterSeconds: number): ApiError {
     return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, reason, undefined, { 'retry-after': String(retryAfterSeconds) });
   }
 }

@@ -9,6 +9,7 @@ import { describeError } from '../logging/describe-error';
 import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
+import { bodyTooLarge, ErrorReason } from './error-reasons';
 
 interface FastifyLikeError {
   statusCode?: number;
@@ -25,7 +26,7 @@ function isFastifyError(error: unknown): error is FastifyLikeError & Error {
  * Fixed reasons for Fastify's errors that their status alone would not explain. Fastify's own message is never used:
  * it may quote the request (`'/ingest/batches/%ZZ' is not a valid url component`).
  */
-const FASTIFY_REASONS: Readonly<Record<string, string>> = {
+const FASTIFY_REASONS: Readonly<Record<string, ErrorReason<400 | 414>>> = {
   FST_ERR_BAD_URL: 'malformed_url',
   FST_ERR_MAX_PARAM_LENGTH: 'path_parameter_too_long',
 };
@@ -94,8 +95,8 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
 
   /** Fastify's own errors (body too large, unknown content type) reach here wrapped or raw: both map by status. */
   private reason(status: number, exception: unknown): string {
-    if (status === 413) return `body_too_large: the limit is ${this.config.bodyLimitBytes} bytes`;
-    if (status === 415) return 'content_type_must_be_application_json';
+    if (status === 413) return bodyTooLarge(this.config.bodyLimitBytes);
+    if (status === 415) return 'content_type_must_be_application_json' satisfies ErrorReason<415>;
     return genericReason(status, exception);
   }
 }

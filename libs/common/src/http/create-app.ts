@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerCustomOptions, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
 import { answerClientError, answerFrameworkError } from '../errors/error-envelope.filter';
@@ -90,7 +90,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .setTitle('PlaySmart Ingest')
       .setDescription(
         'Send gameplay events in batches of up to 200. A 202 means the batch is safely queued; a worker writes it to ' +
-          'the database within seconds. Use `npm run token -- <player-id>` for a development token.',
+          'the database within seconds. Use `npm run -s token -- <player-id>` for a development token.',
       )
       .setVersion('1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
@@ -109,7 +109,33 @@ export function setupSwagger(app: NestFastifyApplication, described: INestApplic
         route.config = { ...route.config, playsmartPublic: true };
       }
     });
-  SwaggerModule.setup('docs', app, buildOpenApiDocument(described), { jsonDocumentUrl: 'docs-json' });
+  const document = buildOpenApiDocument(described);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', ...swaggerUiOptions(document) });
+}
+
+/** The operation Swagger UI shows open on arrival: the one a newcomer comes to try. */
+const OPEN_ON_ARRIVAL = { path: '/ingest/events', method: 'post' } as const;
+
+/**
+ * Swagger UI's options: tags expanded, and OPEN_ON_ARRIVAL open, its parameters, body and responses in view without a
+ * click. Swagger UI has no option for that: once it has started, a script marks the operation shown in its store, as
+ * a click on it does, unless the address names an operation already (a deep link, which Swagger UI opens itself).
+ * The action goes to the store directly: the `layoutActions.show` a click calls would also push the operation's
+ * deep link onto the history, so that Back would first lead back to /docs. A document without that operation opens
+ * none.
+ */
+export function swaggerUiOptions(document: OpenAPIObject): Pick<SwaggerCustomOptions, 'swaggerOptions' | 'customJsStr'> {
+  const swaggerOptions = { docExpansion: 'list', displayRequestDuration: true };
+  const operation = document.paths[OPEN_ON_ARRIVAL.path]?.[OPEN_ON_ARRIVAL.method];
+  if (operation?.operationId === undefined) return { swaggerOptions };
+  // Swagger UI's key of an operation's "shown" flag: its first tag ("default" without one) and its operationId.
+  const key = JSON.stringify(['operations', operation.tags?.[0] ?? 'default', operation.operationId]);
+  const customJsStr =
+    "window.addEventListener('load', function () {\n" +
+    "  if (window.location.hash !== '' || window.ui === undefined) return;\n" +
+    `  window.ui.getStore().dispatch({ type: 'layout_show', payload: { thing: ${key}, shown: true } });\n` +
+    '});';
+  return { swaggerOptions, customJsStr };
 }
 
 /** Validates the environment first, so that a bad variable stops start-up with a message naming it. */
