@@ -18,7 +18,7 @@ import { createFastifyAdapter, optional, setupSwagger } from './create-app';
 @Module({})
 class OpsModule {
   static of(main: NestFastifyApplication): DynamicModule {
-    const shared = (token: symbol | (abstract new (...args: never[]) => unknown)) => ({
+    const shared = (token: string | symbol | (abstract new (...args: never[]) => unknown)) => ({
       provide: token,
       useValue: main.get<unknown>(token, { strict: false }),
     });
