@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthController } from '../health/health.controller';
+import { HEALTH_CHECKS } from '../health/health.module';
 import { ReadinessChecks } from '../health/readiness-checks';
 import { registerRequestContext } from '../logging/request-logging';
 import { SecurityEventLog } from '../logging/security-event-log';
@@ -24,6 +25,7 @@ class OpsModule {
     });
     return {
       module: OpsModule,
+      imports: [HEALTH_CHECKS],
       controllers: [HealthController, MetricsController],
       providers: [
         shared(APP_CONFIG),
