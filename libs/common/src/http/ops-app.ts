@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { ErrorEnvelopeFilter } from '../errors/error-envelope.filter';
 import { HealthController } from '../health/health.controller';
+import { HEALTH_CHECKS } from '../health/health.module';
 import { ReadinessChecks } from '../health/readiness-checks';
 import { registerRequestContext } from '../logging/request-logging';
 import { SecurityEventLog } from '../logging/security-event-log';
@@ -18,12 +19,13 @@ import { createFastifyAdapter, optional, setupSwagger } from './create-app';
 @Module({})
 class OpsModule {
   static of(main: NestFastifyApplication): DynamicModule {
-    const shared = (token: symbol | (abstract new (...args: never[]) => unknown)) => ({
+    const shared = (token: string | symbol | (abstract new (...args: never[]) => unknown)) => ({
       provide: token,
       useValue: main.get<unknown>(token, { strict: false }),
     });
     return {
       module: OpsModule,
+      imports: [HEALTH_CHECKS],
       controllers: [HealthController, MetricsController],
       providers: [
         shared(APP_CONFIG),
