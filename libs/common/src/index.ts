@@ -21,6 +21,7 @@ export * from './http/ops-app';
 export * from './http/public.decorator';
 export * from './http/route-config';
 export * from './http/start-app';
+export * from './http/validator-options';
 export * from './logging/describe-error';
 export * from './logging/outage-log';
 export * from './logging/security-event-log';

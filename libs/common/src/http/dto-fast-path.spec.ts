@@ -20,6 +20,7 @@ import {
 } from 'class-validator';
 import fc from 'fast-check';
 import { acceptedInstance } from './dto-fast-path';
+import { VALIDATOR_OPTIONS } from './validator-options';
 
 // DTOs that use every kind of decorator the fast path models, and two it does not.
 
@@ -81,8 +82,6 @@ class ExcludingDto {
   secret?: string;
 }
 
-const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
-
 /** What the full path (class-transformer, then class-validator) makes of a body: the instance, or null when refused. */
 async function fullPath(type: new () => object, body: object): Promise<object | null> {
   let instance: object;
@@ -92,7 +91,7 @@ async function fullPath(type: new () => object, body: object): Promise<object | 
     // class-transformer fails on some keys (a "constructor" that is not a function); the pipe's precheck refuses them.
     return null;
   }
-  return (await validate(instance, OPTIONS)).length === 0 ? instance : null;
+  return (await validate(instance, VALIDATOR_OPTIONS)).length === 0 ? instance : null;
 }
 
 const validBody = () => ({
@@ -108,7 +107,7 @@ const validBody = () => ({
 describe('acceptedInstance (the validation pipe fast path)', () => {
   it('builds the instance class-transformer builds for a valid body', async () => {
     const body = validBody();
-    const fast = acceptedInstance(BodyDto, structuredClone(body));
+    const fast = acceptedInstance(BodyDto, structuredClone(body), VALIDATOR_OPTIONS);
     assert.ok(fast instanceof BodyDto);
     assert.ok(fast.items[0] instanceof ItemDto && fast.main instanceof ItemDto);
     assert.deepEqual(fast, await fullPath(BodyDto, body));
@@ -116,7 +115,7 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
 
   it('keeps the value a @Transform chooses (the parsed object itself, not a copy)', () => {
     const body = validBody();
-    const fast = acceptedInstance(BodyDto, body) as BodyDto;
+    const fast = acceptedInstance(BodyDto, body, VALIDATOR_OPTIONS) as BodyDto;
     assert.equal(fast.items[1].data, body.items[1].data);
   });
 
@@ -137,13 +136,13 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
     ];
     for (const [name, body] of cases) {
       it(name, () => {
-        assert.equal(acceptedInstance(BodyDto, body as object), undefined);
+        assert.equal(acceptedInstance(BodyDto, body as object, VALIDATOR_OPTIONS), undefined);
       });
     }
   });
 
   it('never takes a class that uses decorators it does not model', () => {
-    assert.equal(acceptedInstance(ExcludingDto, { name: 'x' }), undefined);
+    assert.equal(acceptedInstance(ExcludingDto, { name: 'x' }, VALIDATOR_OPTIONS), undefined);
   });
 
   it('agrees with class-transformer + class-validator on arbitrary bodies', async () => {
@@ -192,7 +191,7 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
     await fc.assert(
       fc.asyncProperty(body, async (generated) => {
         const full = await fullPath(BodyDto, generated);
-        const fast = acceptedInstance(BodyDto, structuredClone(generated));
+        const fast = acceptedInstance(BodyDto, structuredClone(generated), VALIDATOR_OPTIONS);
         // Never more lenient than the full path, and when it answers, the same instance.
         if (fast !== undefined) {
           accepted++;
@@ -203,5 +202,16 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
       { numRuns: 3000 },
     );
     assert.ok(accepted > 100, `the fast path answered for ${accepted} bodies`);
+  });
+
+  it('refuses to run under options other than VALIDATOR_OPTIONS, even an equal copy', () => {
+    for (const options of [{ ...VALIDATOR_OPTIONS }, { ...VALIDATOR_OPTIONS, whitelist: false }, {}]) {
+      assert.throws(() => acceptedInstance(BodyDto, validBody(), options), TypeError);
+    }
+  });
+
+  it('models VALIDATOR_OPTIONS, which nothing can change at run time', () => {
+    assert.throws(() => Object.assign(VALIDATOR_OPTIONS, { whitelist: false }), TypeError);
+    assert.throws(() => Object.assign(VALIDATOR_OPTIONS.validationError!, { value: true }), TypeError);
   });
 });

@@ -5,6 +5,7 @@ import { AppConfig, ValidationLimits } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { ApiError, ErrorDetail, fieldPath } from '../errors/api-error';
 import { acceptedInstance } from './dto-fast-path';
+import { VALIDATOR_OPTIONS } from './validator-options';
 
 /** A DTO may declare cheap checks on the raw input that run before class-transformer builds it. */
 interface PrecheckedDto {
@@ -31,16 +32,11 @@ export class DtoValidationPipe implements PipeTransform {
 
     // Most bodies pass: the fast path builds and checks them from the same decorators without class-transformer's
     // deep copies. A body it does not accept, or cannot judge, takes the full path, which reports every failing field.
-    const accepted = acceptedInstance(metatype as Type<object>, value);
+    const accepted = acceptedInstance(metatype as Type<object>, value, VALIDATOR_OPTIONS);
     if (accepted !== undefined) return accepted;
 
     const instance = plainToInstance(metatype as Type<object>, value);
-    const errors = await validate(instance, {
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      validationError: { target: false, value: false },
-    });
+    const errors = await validate(instance, VALIDATOR_OPTIONS);
     if (errors.length > 0) throw ApiError.invalidPayload(toDetails(errors));
     return instance;
   }
