@@ -18,6 +18,7 @@ export * from './http/json-body-text.decorator';
 export * from './http/json-body.parser';
 export * from './http/json-depth';
 export * from './http/ops-app';
+export * from './http/precheck.decorator';
 export * from './http/public.decorator';
 export * from './http/route-config';
 export * from './http/start-app';

@@ -1,16 +1,12 @@
 import { ArgumentMetadata, Injectable, PipeTransform, Type } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate, ValidationError } from 'class-validator';
-import { AppConfig, ValidationLimits } from '../config/app-config';
+import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { ApiError, ErrorDetail, fieldPath } from '../errors/api-error';
 import { acceptedInstance } from './dto-fast-path';
+import { precheckOf } from './precheck.decorator';
 import { VALIDATOR_OPTIONS } from './validator-options';
-
-/** A DTO may declare cheap checks on the raw input that run before class-transformer builds it. */
-interface PrecheckedDto {
-  precheck?(raw: Record<string, unknown>, limits: ValidationLimits): ErrorDetail[];
-}
 
 const SCALAR_TYPES: ReadonlySet<unknown> = new Set([String, Boolean, Number, Array, Object]);
 
@@ -27,7 +23,7 @@ export class DtoValidationPipe implements PipeTransform {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw ApiError.invalidPayload([{ field: '', message: 'body must be a JSON object' }]);
     }
-    const prechecked = (metatype as PrecheckedDto).precheck?.(value as Record<string, unknown>, this.config.limits) ?? [];
+    const prechecked = precheckOf(metatype)?.(value as Record<string, unknown>, this.config.limits) ?? [];
     if (prechecked.length > 0) throw ApiError.invalidPayload(prechecked);
 
     // Most bodies pass: the fast path builds and checks them from the same decorators without class-transformer's
