@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Exclude, plainToInstance, Transform, Type } from 'class-transformer';
 import {
@@ -213,5 +215,16 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
   it('models VALIDATOR_OPTIONS, which nothing can change at run time', () => {
     assert.throws(() => Object.assign(VALIDATOR_OPTIONS, { whitelist: false }), TypeError);
     assert.throws(() => Object.assign(VALIDATOR_OPTIONS.validationError!, { value: true }), TypeError);
+  });
+
+  it('runs against the exact class-validator and class-transformer versions package.json pins', () => {
+    // dist/libs/common/src/http -> the repository.
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', '..', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const name of ['class-validator', 'class-transformer']) {
+      const installed = (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+      assert.equal(manifest.dependencies[name], installed, `${name} is pinned to the installed ${installed}`);
+    }
   });
 });

@@ -17,6 +17,10 @@ import { VALIDATOR_OPTIONS } from './validator-options';
  * class-validator decorators stay the only definition of the rules: this file reads their metadata and calls their
  * constraint instances.
  *
+ * It reads both libraries' internals (class-transformer's metadata storage, the metadata types) and mirrors their
+ * executors, so package.json pins class-validator and class-transformer to exact versions. An upgrade of either must
+ * pass the differential specs (dto-fast-path.spec.ts, and ingest-batch.fast-path.spec.ts in libs/ingest) first.
+ *
  * It only ever answers "valid, here is the instance" or "not sure": a body it refuses, or anything it does not model
  * exactly (unknown keys, values of an unexpected shape, decorators it does not support), goes through the full
  * class-transformer + class-validator path, which produces the error details. Its constraints and transforms may
