@@ -189,11 +189,13 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
         extra: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
       }),
     );
+    let valid = 0;
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(body, async (generated) => {
         const full = await fullPath(BodyDto, generated);
         const fast = acceptedInstance(BodyDto, structuredClone(generated), VALIDATOR_OPTIONS);
+        if (full !== null) valid++;
         // Never more lenient than the full path, and when it answers, the same instance.
         if (fast !== undefined) {
           accepted++;
@@ -203,7 +205,10 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
       }),
       { numRuns: 3000 },
     );
-    assert.ok(accepted > 100, `the fast path answered for ${accepted} bodies`);
+    // It answers for 91 to 94 % of the valid bodies (about 800 in a run of 3000); the others use what it leaves to the
+    // full path on purpose (a null `main`, nested arrays of items). Under 88 %, it has quietly stopped answering for some.
+    assert.ok(valid >= 500, `only ${valid} of the generated bodies are valid`);
+    assert.ok(accepted >= 0.88 * valid, `the fast path answered for ${accepted} of ${valid} valid bodies`);
   });
 
   it('refuses to run under options other than VALIDATOR_OPTIONS, even an equal copy', () => {

@@ -102,6 +102,7 @@ describe('IngestBatchDto: the validation pipe fast path against the full path', 
   });
 
   it('accepts exactly what the full path accepts, and returns the same DTO', async () => {
+    let valid = 0;
     let fastAccepted = 0;
     await fc.assert(
       fc.asyncProperty(batch, async (body) => {
@@ -109,6 +110,7 @@ describe('IngestBatchDto: the validation pipe fast path against the full path', 
         if (precheck(body, config.limits).length > 0) return;
         const full = await fullPath(body);
         const fast = acceptedInstance(IngestBatchDto, structuredClone(body), VALIDATOR_OPTIONS);
+        if (full !== null) valid++;
         if (fast !== undefined) {
           fastAccepted++;
           assert.notEqual(full, null, 'the fast path accepted a body the full path refuses');
@@ -126,6 +128,9 @@ describe('IngestBatchDto: the validation pipe fast path against the full path', 
       }),
       { numRuns: 2000 },
     );
-    assert.ok(fastAccepted > 20, `the fast path answered for ${fastAccepted} bodies`);
+    // IngestBatchDto uses only what the fast path models, so it answers for every valid batch (measured: all of them,
+    // 150 to 200 of 2000): one it leaves to the full path is one it quietly stopped answering for.
+    assert.ok(valid >= 100, `only ${valid} of the generated batches are valid`);
+    assert.equal(fastAccepted, valid, `the fast path answered for ${fastAccepted} of ${valid} valid batches`);
   });
 });
