@@ -22,6 +22,7 @@ export * from './http/precheck.decorator';
 export * from './http/public.decorator';
 export * from './http/route-config';
 export * from './http/start-app';
+export * from './http/validate-nested-by.decorator';
 export * from './http/validator-options';
 export * from './logging/describe-error';
 export * from './logging/outage-log';

@@ -1,11 +1,13 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IsString } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsArray, IsIn, IsInt, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 import { loadConfig } from '../config/app-config';
 import { ApiError, ErrorBody, ErrorDetail } from '../errors/api-error';
 import { DtoValidationPipe } from './dto-validation.pipe';
 import { Precheck } from './precheck.decorator';
+import { ValidateNestedBy } from './validate-nested-by.decorator';
 
 const pipe = new DtoValidationPipe(loadConfig({ NODE_ENV: 'test' }));
 
@@ -61,6 +63,71 @@ describe('DtoValidationPipe', () => {
       calls = 0;
       assert.ok((await transform({ name: 'stop' }, NamedLikeAPrecheckDto)) instanceof NamedLikeAPrecheckDto);
       assert.equal(calls, 0);
+    });
+  });
+
+  describe('@ValidateNestedBy', () => {
+    class TaxDto {
+      @IsIn([0, 7, 19])
+      rate: number;
+    }
+
+    class PriceDto {
+      @IsInt()
+      @Min(0)
+      price: number;
+
+      @IsOptional()
+      @ValidateNested()
+      @Type(() => TaxDto)
+      tax?: TaxDto;
+    }
+
+    class LineDto {
+      @IsIn(['priced', 'free'])
+      kind: string;
+
+      @ValidateNestedBy((line: LineDto) => (line.kind === 'priced' ? PriceDto : undefined))
+      detail?: unknown;
+    }
+
+    class OrderDto {
+      @IsString()
+      customer: string;
+
+      @IsArray()
+      @ValidateNested({ each: true })
+      @Type(() => LineDto)
+      lines: LineDto[];
+    }
+
+    const order = (...details: unknown[]) => ({
+      customer: 'c',
+      lines: details.map((detail, index) => ({ kind: index === 0 ? 'free' : 'priced', detail })),
+    });
+
+    it('accepts a value its class accepts, and any value where no class applies', async () => {
+      const result = (await transform(order('anything', { price: 3, tax: { rate: 7 } }, undefined), OrderDto)) as OrderDto;
+      assert.ok(result instanceof OrderDto);
+      assert.deepEqual(result.lines[1].detail, { price: 3, tax: { rate: 7 } });
+    });
+
+    it('reports the failing fields below the property, unknown ones too, with the rest of the body', async () => {
+      const body = { ...order(null, { price: -1, discount: 2 }, { price: 1, tax: { rate: 5 } }), customer: 1 };
+      assert.deepEqual(
+        (await refusal(body, OrderDto)).map((detail) => detail.field),
+        ['customer', 'lines[1].detail.discount', 'lines[1].detail.price', 'lines[2].detail.tax.rate'],
+      );
+      assert.deepEqual((await refusal(order(null, { price: 1, discount: 2 }), OrderDto))[0], {
+        field: 'lines[1].detail.discount',
+        message: 'property discount should not exist',
+      });
+    });
+
+    it('refuses a value that is not an object with one message on the property', async () => {
+      for (const detail of ['x', null, [{ price: 1 }]]) {
+        assert.deepEqual(await refusal(order(null, detail), OrderDto), [{ field: 'lines[1].detail', message: 'detail must be an object' }]);
+      }
     });
   });
 });

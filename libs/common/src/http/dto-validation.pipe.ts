@@ -6,6 +6,7 @@ import { InjectConfig } from '../config/config.module';
 import { ApiError, ErrorDetail, fieldPath } from '../errors/api-error';
 import { acceptedInstance } from './dto-fast-path';
 import { precheckOf } from './precheck.decorator';
+import { nestedValidation, VALIDATE_NESTED_BY } from './validate-nested-by.decorator';
 import { VALIDATOR_OPTIONS } from './validator-options';
 
 const SCALAR_TYPES: ReadonlySet<unknown> = new Set([String, Boolean, Number, Array, Object]);
@@ -33,20 +34,30 @@ export class DtoValidationPipe implements PipeTransform {
 
     const instance = plainToInstance(metatype as Type<object>, value);
     const errors = await validate(instance, VALIDATOR_OPTIONS);
-    if (errors.length > 0) throw ApiError.invalidPayload(toDetails(errors));
+    if (errors.length > 0) throw ApiError.invalidPayload(toDetails(errors, instance));
     return instance;
   }
 }
 
-export function toDetails(errors: ValidationError[], parentPath = '', out: ErrorDetail[] = []): ErrorDetail[] {
+/** The details of class-validator's `errors` for `object`, the instance (or nested value) they are about. */
+export function toDetails(errors: ValidationError[], object: unknown, parentPath = '', out: ErrorDetail[] = []): ErrorDetail[] {
   for (const error of errors) {
     // class-validator names array items by their index; an unknown property is always an object key, digits or not.
     const isIndex = parentPath !== '' && /^\d+$/.test(error.property) && error.constraints?.whitelistValidation === undefined;
     const path = fieldPath(parentPath, isIndex ? Number(error.property) : error.property);
-    const messages = Object.values(error.constraints ?? {});
+    const { [VALIDATE_NESTED_BY]: nestedMessage, ...constraints } = error.constraints ?? {};
+    const messages = Object.values(constraints);
+    // A @ValidateNestedBy object is reported as a @ValidateNested one is: by its failing fields.
+    const nested = nestedMessage === undefined ? undefined : nestedValidation(object, error.property);
+    if (nestedMessage !== undefined && !nested?.errors.length) messages.push(nestedMessage);
     for (const message of messages) out.push({ field: path, message });
     // A property that is itself wrong (events that is not an array) says all there is; its children are noise.
-    if (messages.length === 0 && error.children !== undefined) toDetails(error.children, path, out);
+    if (messages.length > 0) continue;
+    if (nested !== undefined) toDetails(nested.errors, nested.instance, path, out);
+    else if (error.children !== undefined) toDetails(error.children, childOf(object, error.property), path, out);
   }
   return out;
 }
+
+const childOf = (object: unknown, property: string): unknown =>
+  typeof object === 'object' && object !== null ? (object as Record<string, unknown>)[property] : undefined;

@@ -1,7 +1,7 @@
 import type { ValidatorOptions } from 'class-validator';
 
 /**
- * The class-validator options of every DTO validation: DtoValidationPipe's and the specs'.
+ * The class-validator options of every DTO validation: DtoValidationPipe's, @ValidateNestedBy's and the specs'.
  * Unknown properties are refused everywhere, so is an object whose class has no constraints, and the errors keep
  * neither the object nor its values. The pipe's fast path models exactly these and refuses to run under any others:
  * a change here is a change to dto-fast-path.ts, held to the full path by its differential specs.

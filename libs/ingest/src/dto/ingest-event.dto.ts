@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsString, IsUUID, Validate, ValidateIf } from 'class-validator';
-import { EVENT_TYPE_NAMES } from '../event-types';
+import { ValidateNestedBy } from '#common';
+import { EVENT_TYPE_NAMES, eventTypeDefinition } from '../event-types';
 import { CustomdataConstraint, IsCustomEventNameForType, TimestampConstraint } from '../validation/constraints';
 
 export class IngestEventDto {
@@ -41,6 +42,8 @@ export class IngestEventDto {
     description: 'A JSON object: at most 8 KiB, 5 levels deep, 100 keys per object and 100 items per array.',
   })
   @ValidateIf((event: IngestEventDto) => event.customdata !== undefined)
+  // Decorators register from the bottom up: placed above the size and depth check, this one runs after it.
+  @ValidateNestedBy((event: IngestEventDto) => eventTypeDefinition(event.type)?.customdata)
   @Validate(CustomdataConstraint)
   // Keep the client's object as parsed instead of class-transformer's copy, which drops keys such as __proto__.
   @Transform(({ obj }: { obj: { customdata?: unknown } }) => obj.customdata)
