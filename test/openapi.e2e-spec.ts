@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EVENT_TYPE_NAMES, EVENT_TYPES } from '#ingest';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { bootTestApp, deletePrefix, postEvents, TestApp, tokenFor } from './support/test-app';
 
@@ -222,6 +223,13 @@ describe('openapi.json: what it tells a client', () => {
     assert.ok(header, 'no Content-Encoding header parameter');
     assert.equal(header.required, false);
     assert.deepEqual(header.schema?.enum, ['gzip', 'deflate', 'identity']);
+  });
+
+  it('every event type of the catalogue is listed with its description', () => {
+    const type = committedDocument.components.schemas.IngestEventDto.properties?.type as { enum: string[]; description: string };
+    assert.deepEqual(type.enum, EVENT_TYPE_NAMES);
+    for (const [name, { description }] of Object.entries(EVENT_TYPES))
+      assert.ok(type.description.includes(`\`${name}\`: ${description}`), name);
   });
 
   it('the token hint is `npm run -s token`, whose output $(…) can capture (without -s npm prints its banner too)', () => {

@@ -11,7 +11,8 @@ export interface EventTypeDefinition {
 
 /**
  * The event-type catalogue. Adding a type is one entry here (plus, optionally, a customdata DTO): validation reads it,
- * and the OpenAPI document lists its names. The worker does not: it stores whatever type the gateway accepted.
+ * and the OpenAPI document lists its names and descriptions. The worker does not: it stores whatever type the gateway
+ * accepted.
  */
 export const EVENT_TYPES = {
   SessionStarted: { description: 'The player opened the game.' },
@@ -33,4 +34,10 @@ export function eventTypeDefinition(type: unknown): EventTypeDefinition | undefi
   return typeof type === 'string' && Object.hasOwn(EVENT_TYPES, type)
     ? (EVENT_TYPES as Record<string, EventTypeDefinition>)[type]
     : undefined;
+}
+
+/** The catalogue in words, for the OpenAPI document and Swagger UI: each type with what it means. */
+export function describeEventTypes(): string {
+  const definitions = EVENT_TYPES as Record<string, EventTypeDefinition>;
+  return EVENT_TYPE_NAMES.map((name) => `- \`${name}\`: ${definitions[name].description}`).join('\n');
 }

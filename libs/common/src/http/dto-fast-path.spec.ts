@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Exclude, plainToInstance, Transform, Type } from 'class-transformer';
 import {
@@ -20,6 +22,8 @@ import {
 } from 'class-validator';
 import fc from 'fast-check';
 import { acceptedInstance } from './dto-fast-path';
+import { ValidateNestedBy } from './validate-nested-by.decorator';
+import { VALIDATOR_OPTIONS } from './validator-options';
 
 // DTOs that use every kind of decorator the fast path models, and two it does not.
 
@@ -28,6 +32,16 @@ class EvenConstraint implements ValidatorConstraintInterface {
   validate(value: unknown): boolean {
     return typeof value === 'number' && value % 2 === 0;
   }
+}
+
+class PriceDto {
+  @IsInt()
+  @Max(100)
+  amount: number;
+
+  @IsOptional()
+  @IsIn(['EUR', 'USD'])
+  currency?: string;
 }
 
 class ItemDto {
@@ -49,6 +63,10 @@ class ItemDto {
   @Validate(EvenConstraint, { each: true })
   @Transform(({ obj }: { obj: { data?: unknown } }) => obj.data)
   data?: unknown;
+
+  // Checked against the class its kind chooses, as customdata is against its event type's DTO.
+  @ValidateNestedBy((item: ItemDto) => (item.kind === 'c' ? PriceDto : undefined))
+  price?: unknown;
 }
 
 class BodyDto {
@@ -81,8 +99,6 @@ class ExcludingDto {
   secret?: string;
 }
 
-const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
-
 /** What the full path (class-transformer, then class-validator) makes of a body: the instance, or null when refused. */
 async function fullPath(type: new () => object, body: object): Promise<object | null> {
   let instance: object;
@@ -92,7 +108,7 @@ async function fullPath(type: new () => object, body: object): Promise<object | 
     // class-transformer fails on some keys (a "constructor" that is not a function); the pipe's precheck refuses them.
     return null;
   }
-  return (await validate(instance, OPTIONS)).length === 0 ? instance : null;
+  return (await validate(instance, VALIDATOR_OPTIONS)).length === 0 ? instance : null;
 }
 
 const validBody = () => ({
@@ -101,14 +117,14 @@ const validBody = () => ({
     { kind: 'a', count: 2 },
     { kind: 'b', data: [2, 4] },
   ],
-  main: { kind: 'c', even: 4 },
+  main: { kind: 'c', even: 4, price: { amount: 3, currency: 'EUR' } },
   tags: ['t'],
 });
 
 describe('acceptedInstance (the validation pipe fast path)', () => {
   it('builds the instance class-transformer builds for a valid body', async () => {
     const body = validBody();
-    const fast = acceptedInstance(BodyDto, structuredClone(body));
+    const fast = acceptedInstance(BodyDto, structuredClone(body), VALIDATOR_OPTIONS);
     assert.ok(fast instanceof BodyDto);
     assert.ok(fast.items[0] instanceof ItemDto && fast.main instanceof ItemDto);
     assert.deepEqual(fast, await fullPath(BodyDto, body));
@@ -116,7 +132,7 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
 
   it('keeps the value a @Transform chooses (the parsed object itself, not a copy)', () => {
     const body = validBody();
-    const fast = acceptedInstance(BodyDto, body) as BodyDto;
+    const fast = acceptedInstance(BodyDto, body, VALIDATOR_OPTIONS) as BodyDto;
     assert.equal(fast.items[1].data, body.items[1].data);
   });
 
@@ -127,6 +143,9 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
       ['a failing constraint', { ...validBody(), name: 'far too long' }],
       ['a failing nested constraint', { ...validBody(), items: [{ kind: 'z' }] }],
       ['a failing constraint on each item', { ...validBody(), tags: ['t', 3] }],
+      ['a failing field of a @ValidateNestedBy object', { ...validBody(), main: { kind: 'c', price: { amount: 101 } } }],
+      ['an unknown field of a @ValidateNestedBy object', { ...validBody(), main: { kind: 'c', price: { amount: 1, extra: 1 } } }],
+      ['a @ValidateNestedBy value that is not an object', { ...validBody(), main: { kind: 'c', price: [{ amount: 1 }] } }],
       ['a nested value that is not an object', { ...validBody(), items: ['a'] }],
       [
         'a nested array of objects (class-transformer and class-validator accept it; the fast path does not model it)',
@@ -137,13 +156,13 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
     ];
     for (const [name, body] of cases) {
       it(name, () => {
-        assert.equal(acceptedInstance(BodyDto, body as object), undefined);
+        assert.equal(acceptedInstance(BodyDto, body as object, VALIDATOR_OPTIONS), undefined);
       });
     }
   });
 
   it('never takes a class that uses decorators it does not model', () => {
-    assert.equal(acceptedInstance(ExcludingDto, { name: 'x' }), undefined);
+    assert.equal(acceptedInstance(ExcludingDto, { name: 'x' }, VALIDATOR_OPTIONS), undefined);
   });
 
   it('agrees with class-transformer + class-validator on arbitrary bodies', async () => {
@@ -170,6 +189,16 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
               fc.array(fc.constantFrom(2, 4), { maxLength: 3 }),
               fc.oneof(scalar, fc.dictionary(fc.constantFrom('k', 'constructor'), scalar)),
             ),
+            price: usually(
+              defined(
+                fc.record({
+                  amount: usually(fc.integer({ min: 0, max: 100 }), scalar),
+                  currency: usually(fc.constantFrom('EUR', 'USD'), scalar),
+                  other: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
+                }),
+              ),
+              fc.oneof(scalar, fc.array(scalar, { maxLength: 2 })),
+            ),
             other: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
           }),
         ),
@@ -188,11 +217,13 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
         extra: fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: scalar }),
       }),
     );
+    let valid = 0;
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(body, async (generated) => {
         const full = await fullPath(BodyDto, generated);
-        const fast = acceptedInstance(BodyDto, structuredClone(generated));
+        const fast = acceptedInstance(BodyDto, structuredClone(generated), VALIDATOR_OPTIONS);
+        if (full !== null) valid++;
         // Never more lenient than the full path, and when it answers, the same instance.
         if (fast !== undefined) {
           accepted++;
@@ -202,6 +233,31 @@ describe('acceptedInstance (the validation pipe fast path)', () => {
       }),
       { numRuns: 3000 },
     );
-    assert.ok(accepted > 100, `the fast path answered for ${accepted} bodies`);
+    // It answers for 90 to 95 % of the valid bodies (about 700 in a run of 3000); the others use what it leaves to the
+    // full path on purpose (a null `main`, nested arrays of items). Under 88 %, it has quietly stopped answering for some.
+    assert.ok(valid >= 500, `only ${valid} of the generated bodies are valid`);
+    assert.ok(accepted >= 0.88 * valid, `the fast path answered for ${accepted} of ${valid} valid bodies`);
+  });
+
+  it('refuses to run under options other than VALIDATOR_OPTIONS, even an equal copy', () => {
+    for (const options of [{ ...VALIDATOR_OPTIONS }, { ...VALIDATOR_OPTIONS, whitelist: false }, {}]) {
+      assert.throws(() => acceptedInstance(BodyDto, validBody(), options), TypeError);
+    }
+  });
+
+  it('models VALIDATOR_OPTIONS, which nothing can change at run time', () => {
+    assert.throws(() => Object.assign(VALIDATOR_OPTIONS, { whitelist: false }), TypeError);
+    assert.throws(() => Object.assign(VALIDATOR_OPTIONS.validationError!, { value: true }), TypeError);
+  });
+
+  it('runs against the exact class-validator and class-transformer versions package.json pins', () => {
+    // dist/libs/common/src/http -> the repository.
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', '..', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const name of ['class-validator', 'class-transformer']) {
+      const installed = (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+      assert.equal(manifest.dependencies[name], installed, `${name} is pinned to the installed ${installed}`);
+    }
   });
 });

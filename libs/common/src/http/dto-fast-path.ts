@@ -4,15 +4,22 @@ import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
 import type { TransformMetadata } from 'class-transformer/types/interfaces/metadata/transform-metadata.interface';
 import type { TypeMetadata } from 'class-transformer/types/interfaces/metadata/type-metadata.interface';
 import { getMetadataStorage, ValidationArguments, ValidationTypes, ValidatorConstraintInterface } from 'class-validator';
+import type { ValidatorOptions } from 'class-validator';
 import type { ConstraintMetadata } from 'class-validator/types/metadata/ConstraintMetadata';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
+import { VALIDATOR_OPTIONS } from './validator-options';
 
 /**
  * The fast path of DtoValidationPipe for bodies that pass: it builds the instance class-transformer's
  * `plainToInstance` would build and runs the DTO's class-validator constraints with the semantics of `validate`
- * under the pipe's options (whitelist, forbidNonWhitelisted, forbidUnknownValues), without class-transformer's deep
- * copies and class-validator's per-object metadata lookups and error objects. The class-validator decorators stay the
- * only definition of the rules: this file reads their metadata and calls their constraint instances.
+ * under VALIDATOR_OPTIONS (whitelist, forbidNonWhitelisted, forbidUnknownValues) and no other options, without
+ * class-transformer's deep copies and class-validator's per-object metadata lookups and error objects. The
+ * class-validator decorators stay the only definition of the rules: this file reads their metadata and calls their
+ * constraint instances.
+ *
+ * It reads both libraries' internals (class-transformer's metadata storage, the metadata types) and mirrors their
+ * executors, so package.json pins class-validator and class-transformer to exact versions. An upgrade of either must
+ * pass the differential specs (dto-fast-path.spec.ts, and ingest-batch.fast-path.spec.ts in libs/ingest) first.
  *
  * It only ever answers "valid, here is the instance" or "not sure": a body it refuses, or anything it does not model
  * exactly (unknown keys, values of an unexpected shape, decorators it does not support), goes through the full
@@ -247,7 +254,7 @@ function conditionsHold(property: CompiledProperty, object: object, value: unkno
   return true;
 }
 
-/** ValidationExecutor.execute under the pipe's options, reduced to its verdict. */
+/** ValidationExecutor.execute under VALIDATOR_OPTIONS, reduced to its verdict. */
 function accepts(object: object, dtoClass: CompiledClass | null, validators: Validators): Verdict {
   if (dtoClass === null) return NOT_SURE;
   // forbidUnknownValues: an object whose class has no constraints at all is refused.
@@ -304,10 +311,13 @@ function nestedAccepts(value: unknown, validators: Validators): Verdict {
 }
 
 /**
- * The instance `plainToInstance(dto, raw)` builds, when class-validator would accept it with the pipe's options;
- * undefined when the body is refused or the fast path cannot tell, and the full path must run.
+ * The instance `plainToInstance(dto, raw)` builds, when class-validator would accept it with `options`, which must be
+ * VALIDATOR_OPTIONS itself; undefined when the body is refused or the fast path cannot tell, and the full path must run.
  */
-export function acceptedInstance(dto: DtoClass, raw: object): object | undefined {
+export function acceptedInstance(dto: DtoClass, raw: object, options: Readonly<ValidatorOptions>): object | undefined {
+  if (options !== VALIDATOR_OPTIONS) {
+    throw new TypeError('the validation fast path models VALIDATOR_OPTIONS only: validate with other options on the full path');
+  }
   const dtoClass = compile(dto);
   if (dtoClass === null) return undefined;
   try {

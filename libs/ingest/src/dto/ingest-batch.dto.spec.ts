@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { useContainer } from 'class-validator';
 import { ApiError, DtoValidationPipe, ErrorBody, loadConfig } from '#common';
+import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
 import { EXAMPLE_BATCH } from '../api-examples';
 import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
 import { IngestBatchDto } from './ingest-batch.dto';
@@ -266,6 +267,40 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       'events[2].customdata',
       'extra',
     ]);
+  });
+
+  describe('an event of a type with a customdata DTO (a test-only type: the catalogue has none yet)', () => {
+    before(addPricedEventType);
+
+    const priced = (customdata: unknown) =>
+      exampleWith((b) => (b.events[2] = { type: PRICED_TYPE, timestamp: '2026-04-22T14:30:00Z', customdata }));
+
+    it('is accepted when its DTO accepts its customdata, which stays as parsed', async () => {
+      const result = (await validate(priced({ price: 250, currency: 'EUR' }))) as IngestBatchDto;
+      assert.deepEqual(result.events[2].customdata, { price: 250, currency: 'EUR' });
+    });
+
+    it('is refused with the failing customdata field named by its path', async () => {
+      const { error } = await assertRefused(priced({ price: -1 }), ['events[2].customdata.price']);
+      assert.deepEqual(error.details, [{ field: 'events[2].customdata.price', message: 'price must not be less than 0' }]);
+    });
+
+    it('is refused when its customdata has a key the DTO does not declare, as anywhere in the body', async () => {
+      const { error } = await assertRefused(priced({ price: 1, discount: 5 }), ['events[2].customdata.discount']);
+      assert.deepEqual(error.details, [{ field: 'events[2].customdata.discount', message: 'property discount should not exist' }]);
+    });
+
+    it('is listed with the other failing fields in one answer', async () => {
+      const body = priced({ price: 'free', currency: 'GBP' });
+      body.events[0].timestamp = 'yesterday';
+      delete body.user_id;
+      await assertRefused(body, ['user_id', 'events[0].timestamp', 'events[2].customdata.price', 'events[2].customdata.currency']);
+    });
+
+    it('has customdata that breaks the limits reported as customdata, as for any type', async () => {
+      await assertRefused(priced({ price: 1, note: 'x'.repeat(9000) }), ['events[2].customdata']);
+      await assertRefused(priced('{"price":1}'), ['events[2].customdata']);
+    });
   });
 
   describe('a body that is not a JSON object', () => {

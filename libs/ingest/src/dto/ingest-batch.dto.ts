@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { ErrorDetail, JsonBodyRules, ValidationLimits } from '#common';
+import { ErrorDetail, JsonBodyRules, Precheck, ValidationLimits } from '#common';
 import { inspectJsonTree } from '../validation/json-shape';
 import { IsStorableString } from '../validation/constraints';
 import { IngestEventDto } from './ingest-event.dto';
@@ -37,6 +37,34 @@ export function ingestBodyRules(limits: ValidationLimits): JsonBodyRules {
   return { maxDepth: LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth, tooDeep: (path) => tooDeep(path, limits) };
 }
 
+/**
+ * Cheap checks on the raw body that run before class-transformer: an oversized array or deep nesting is
+ * refused without building thousands of objects or overflowing the stack.
+ */
+function precheckIngestBatch(body: Record<string, unknown>, limits: ValidationLimits): ErrorDetail[] {
+  const { events } = body;
+  if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
+    return [{ field: 'events', message: `events must contain at most ${MAX_EVENTS_PER_BATCH} elements, got ${events.length}` }];
+  }
+  // class-validator's nested validation descends into an array where an event should be, so [[…]] would pass.
+  const notEvents = Array.isArray(events) ? notObjects(events, 'events') : [];
+  if (notEvents.length > 0) return notEvents;
+  const problem = inspectJsonTree(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
+  if (problem === undefined) return [];
+  // Inside customdata the whole object is the field at fault; elsewhere the offending path is.
+  const customdata = /^events\[\d+\]\.customdata/.exec(problem.path)?.[0];
+  const key = problem.key ?? '';
+  if (problem.reason === 'forbidden_key') {
+    return [
+      customdata === undefined
+        ? { field: problem.path, message: `property ${key} should not exist` }
+        : { field: customdata, message: `customdata key "${key}" is not allowed` },
+    ];
+  }
+  return [tooDeep(problem.path, limits)];
+}
+
+@Precheck(precheckIngestBatch)
 export class IngestBatchDto {
   @ApiProperty({ example: 'device-abc-123', description: 'Must equal the sub claim of the access token.', maxLength: 128 })
   @IsStorableString(1, 128)
@@ -55,31 +83,4 @@ export class IngestBatchDto {
   @ValidateNested({ each: true })
   @Type(() => IngestEventDto)
   events: IngestEventDto[];
-
-  /**
-   * Cheap checks on the raw body that run before class-transformer: an oversized array or deep nesting is
-   * refused without building thousands of objects or overflowing the stack.
-   */
-  static precheck(body: Record<string, unknown>, limits: ValidationLimits): ErrorDetail[] {
-    const { events } = body;
-    if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
-      return [{ field: 'events', message: `events must contain at most ${MAX_EVENTS_PER_BATCH} elements, got ${events.length}` }];
-    }
-    // class-validator's nested validation descends into an array where an event should be, so [[…]] would pass.
-    const notEvents = Array.isArray(events) ? notObjects(events, 'events') : [];
-    if (notEvents.length > 0) return notEvents;
-    const problem = inspectJsonTree(body, LEVELS_ABOVE_CUSTOMDATA + limits.customdataMaxDepth);
-    if (problem === undefined) return [];
-    // Inside customdata the whole object is the field at fault; elsewhere the offending path is.
-    const customdata = /^events\[\d+\]\.customdata/.exec(problem.path)?.[0];
-    const key = problem.key ?? '';
-    if (problem.reason === 'forbidden_key') {
-      return [
-        customdata === undefined
-          ? { field: problem.path, message: `property ${key} should not exist` }
-          : { field: customdata, message: `customdata key "${key}" is not allowed` },
-      ];
-    }
-    return [tooDeep(problem.path, limits)];
-  }
 }

@@ -3,7 +3,8 @@ import { before, describe, it } from 'node:test';
 import { plainToInstance } from 'class-transformer';
 import { useContainer, validate } from 'class-validator';
 import fc from 'fast-check';
-import { acceptedInstance, ApiError, DtoValidationPipe, loadConfig } from '#common';
+import { acceptedInstance, ApiError, DtoValidationPipe, loadConfig, precheckOf, VALIDATOR_OPTIONS } from '#common';
+import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
 import { EVENT_TYPE_NAMES } from '../event-types';
 import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
 import { IngestBatchDto } from './ingest-batch.dto';
@@ -12,16 +13,19 @@ import { IngestEventDto } from './ingest-event.dto';
 /*
  * DtoValidationPipe takes a fast path for bodies it can judge (acceptedInstance): these tests hold it to the full
  * class-transformer + class-validator path on IngestBatchDto, the DTO every request goes through. It must never accept a
- * body the full path refuses, and must return the same instance when it does accept.
+ * body the full path refuses, and must return the same instance when it does accept. The catalogue gets a test-only
+ * type with a customdata DTO (PRICED_TYPE), so that the batches exercise @ValidateNestedBy as well.
  */
+
+addPricedEventType();
 
 const config = loadConfig({ NODE_ENV: 'test' });
 const pipe = new DtoValidationPipe(config);
-const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
+const precheck = precheckOf(IngestBatchDto)!;
 
 async function fullPath(body: object): Promise<IngestBatchDto | null> {
   const instance = plainToInstance(IngestBatchDto, structuredClone(body));
-  return (await validate(instance, OPTIONS)).length === 0 ? instance : null;
+  return (await validate(instance, VALIDATOR_OPTIONS)).length === 0 ? instance : null;
 }
 
 /** Mostly valid values, so that both paths accept a good share of the batches; sometimes invalid or missing ones. */
@@ -30,6 +34,23 @@ const usually = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) =>
 const withoutUndefined = <T extends object>(record: fc.Arbitrary<T>) =>
   record.map((value) => Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)));
 const rarely = <T>(value: fc.Arbitrary<T>) => fc.oneof({ weight: 30, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: value });
+
+const isPlainObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What PRICED_TYPE's DTO accepts, mostly; sometimes what another type's customdata is. */
+const pricedCustomdata = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: withoutUndefined(
+      fc.record({
+        price: usually(fc.integer({ min: 0, max: 1000 }), fc.constantFrom(-1, 1.5, '3', null)),
+        currency: usually(fc.constantFrom('EUR', 'USD'), fc.constant('GBP')),
+        discount: rarely(fc.constant(5)),
+      }),
+    ),
+  },
+  { weight: 1, arbitrary: fc.constant({ level: 5 }) },
+);
 
 const event = withoutUndefined(
   fc.record({
@@ -52,6 +73,10 @@ const event = withoutUndefined(
     ),
     extra: rarely(fc.constant(1)),
   }),
+).chain((generated) =>
+  generated.type === PRICED_TYPE && isPlainObject(generated.customdata)
+    ? pricedCustomdata.map((customdata) => ({ ...generated, customdata }))
+    : fc.constant(generated),
 );
 
 const batch = withoutUndefined(
@@ -93,22 +118,29 @@ describe('IngestBatchDto: the validation pipe fast path against the full path', 
           timestamp: '2026-04-22T14:29:15Z',
           event_id: '6f1c2b7e-9a4d-4c3b-8e2f-1a2b3c4d5e6f',
         },
+        { type: PRICED_TYPE, timestamp: '2026-04-22T14:31:00Z', customdata: { price: 250, currency: 'EUR' } },
       ],
     };
-    const fast = acceptedInstance(IngestBatchDto, structuredClone(body));
+    const fast = acceptedInstance(IngestBatchDto, structuredClone(body), VALIDATOR_OPTIONS);
     assert.ok(fast instanceof IngestBatchDto);
     assert.ok(fast.events.every((e) => e instanceof IngestEventDto));
     assert.deepEqual(fast, await fullPath(body));
   });
 
   it('accepts exactly what the full path accepts, and returns the same DTO', async () => {
+    let valid = 0;
+    let validPriced = 0;
     let fastAccepted = 0;
     await fc.assert(
       fc.asyncProperty(batch, async (body) => {
         // The pipe's precheck refuses prototype keys before either path sees them.
-        if (IngestBatchDto.precheck(body, config.limits).length > 0) return;
+        if (precheck(body, config.limits).length > 0) return;
         const full = await fullPath(body);
-        const fast = acceptedInstance(IngestBatchDto, structuredClone(body));
+        const fast = acceptedInstance(IngestBatchDto, structuredClone(body), VALIDATOR_OPTIONS);
+        if (full !== null) {
+          valid++;
+          if (full.events.some((event) => event.type === PRICED_TYPE && event.customdata !== undefined)) validPriced++;
+        }
         if (fast !== undefined) {
           fastAccepted++;
           assert.notEqual(full, null, 'the fast path accepted a body the full path refuses');
@@ -126,6 +158,10 @@ describe('IngestBatchDto: the validation pipe fast path against the full path', 
       }),
       { numRuns: 2000 },
     );
-    assert.ok(fastAccepted > 20, `the fast path answered for ${fastAccepted} bodies`);
+    // IngestBatchDto uses only what the fast path models, so it answers for every valid batch (measured: all of them,
+    // 150 to 200 of 2000, 10 to 20 with a priced event): one it leaves to the full path is one it quietly stopped
+    // answering for.
+    assert.ok(valid >= 100 && validPriced >= 5, `only ${valid} valid batches, ${validPriced} with a priced customdata`);
+    assert.equal(fastAccepted, valid, `the fast path answered for ${fastAccepted} of ${valid} valid batches`);
   });
 });

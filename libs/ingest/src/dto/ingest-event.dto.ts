@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsString, IsUUID, Validate, ValidateIf } from 'class-validator';
+import { ValidateNestedBy } from '#common';
 import type { AcceptedEvent, SameKeys } from '#common';
-import { EVENT_TYPE_NAMES } from '../event-types';
+import { describeEventTypes, EVENT_TYPE_NAMES, eventTypeDefinition } from '../event-types';
 import { CustomdataConstraint, IsCustomEventNameForType, TimestampConstraint } from '../validation/constraints';
 
 /** One event of a batch, as validated: AcceptedEvent's fields, each with its rules and its documentation. */
@@ -15,7 +16,7 @@ export class IngestEventDto implements AcceptedEvent {
   @IsUUID('all')
   event_id?: string;
 
-  @ApiProperty({ enum: EVENT_TYPE_NAMES, example: 'LevelCompleted' })
+  @ApiProperty({ enum: EVENT_TYPE_NAMES, example: 'LevelCompleted', description: `One of:\n\n${describeEventTypes()}` })
   @IsString()
   @IsIn(EVENT_TYPE_NAMES)
   type: string;
@@ -43,6 +44,8 @@ export class IngestEventDto implements AcceptedEvent {
     description: 'A JSON object: at most 8 KiB, 5 levels deep, 100 keys per object and 100 items per array.',
   })
   @ValidateIf((event: IngestEventDto) => event.customdata !== undefined)
+  // Decorators register from the bottom up: placed above the size and depth check, this one runs after it.
+  @ValidateNestedBy((event: IngestEventDto) => eventTypeDefinition(event.type)?.customdata)
   @Validate(CustomdataConstraint)
   // Keep the client's object as parsed instead of class-transformer's copy, which drops keys such as __proto__.
   @Transform(({ obj }: { obj: { customdata?: unknown } }) => obj.customdata)
