@@ -53,9 +53,9 @@ if (files.some((file) => file.endsWith('swagger-ui.e2e-spec.js')) && !existsSync
 // then neither run nor fail (the count of tests changed from run to run). Every file closes what it opens instead.
 const RUN_LIMIT_MS = 20 * 60 * 1000;
 const e2e = files.some((file) => file.endsWith('.e2e-spec.js'));
-// The check belongs to the whole suite (npm test). The runtime subsets CI runs after it on other Node versions repeat
-// files whose cleanup that run has already checked.
-const before = e2e && which === 'all' ? await redisKeys() : undefined;
+// The check belongs to the whole suite (npm test) and to the end-to-end files run alone. The runtime subsets CI runs on
+// other Node versions repeat files whose cleanup the whole suite has already checked.
+const before = e2e && which !== 'runtime' ? await redisKeys() : undefined;
 const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files], {
   stdio: 'inherit',
   timeout: RUN_LIMIT_MS,
