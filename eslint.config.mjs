@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { libraryBoundaries } from './tools/library-boundaries.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**'] },
@@ -35,9 +36,28 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.ts'],
+    plugins: { playsmart: libraryBoundaries },
+    rules: { 'playsmart/library-boundaries': 'error' },
+  },
+  {
+    // A library's public API is what its index.ts names: nothing reaches the other libraries by accident.
+    files: ['libs/*/src/index.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'export the public API by name, not with export *' }],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+      },
     },
   },
 );

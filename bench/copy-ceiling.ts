@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection, Submittable } from 'pg';
 import type { QueryRunner } from 'typeorm';
-import { MIGRATIONS } from '../libs/persistence/src/migrations';
+import { MIGRATIONS } from '#persistence';
 import type { BenchBatch } from './fixtures';
 import { percentile } from './stats';
 

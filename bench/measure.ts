@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { bufferedEventsKey, INGEST_QUEUE } from '../libs/common/src/queue/ingest-queue';
+import { bufferedEventsKey, INGEST_QUEUE } from '#pipeline';
 import { EVENTS_PER_BATCH } from './fixtures';
 import type { LoadResult } from './load-protocol';
 import { round, slope } from './stats';

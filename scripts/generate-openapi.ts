@@ -10,7 +10,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { buildOpenApiDocument } from '#common';
+import { buildOpenApiDocument } from '#platform';
 import { AppModule } from '../src/app.module';
 
 const ROOT = join(__dirname, '..', '..');

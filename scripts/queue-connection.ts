@@ -1,5 +1,7 @@
 import { Queue } from 'bullmq';
-import { fastFailRedisOptions, INGEST_QUEUE, IngestBatchJobData, QueueConfig, redisOptionsFromUrl, withDeadline } from '#common';
+import { IngestBatchJobData } from '#contract';
+import { INGEST_QUEUE } from '#pipeline';
+import { fastFailRedisOptions, QueueConfig, redisOptionsFromUrl, withDeadline } from '#platform';
 
 const CONNECT_WITHIN_MS = 5000;
 

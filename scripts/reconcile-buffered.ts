@@ -3,7 +3,8 @@
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
 import { Redis } from 'ioredis';
-import { BufferedEvents, bufferedEventsKey, describeError, fastFailRedisOptions, loadConfigOrExit, Metrics, ReservedBatch } from '#common';
+import { BufferedEvents, bufferedEventsKey, PipelineMetrics, ReservedBatch } from '#pipeline';
+import { describeError, fastFailRedisOptions, loadConfigOrExit, Metrics } from '#platform';
 import { openIngestQueue } from './queue-connection';
 
 // A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   // Reported by the command's own failure, if Redis goes away now.
   redis.on('error', () => undefined);
   try {
-    const buffered = new BufferedEvents(redis, config, new Metrics());
+    const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
     const unqueued = async (batches: ReservedBatch[]) => {
       const missing: ReservedBatch[] = [];
       for (const batch of batches) if ((await queue.getJob(batch.batchId)) === undefined) missing.push(batch);

@@ -1,6 +1,6 @@
 // Moves every failed ingest job back to the queue: `npm run jobs:retry-failed`. Run it once the cause of the
 // failures (usually the database) is fixed; the writes are idempotent, so retrying a batch twice is harmless.
-import { describeError, loadConfigOrExit } from '#common';
+import { describeError, loadConfigOrExit } from '#platform';
 import { openIngestQueue } from './queue-connection';
 
 async function main(): Promise<void> {

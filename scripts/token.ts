@@ -1,7 +1,7 @@
 // Prints a bearer token for the configured JWT_SECRET: `npm run -s token -- <sub> [lifetime-seconds] [game]`.
 import { createSecretKey } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { loadConfigOrExit } from '#common';
+import { loadConfigOrExit } from '#platform';
 
 const [sub, lifetime = '3600', game] = process.argv.slice(2);
 if (sub === undefined || sub === '') {

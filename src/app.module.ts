@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '#auth';
-import { HttpCoreModule, QueueDashboardModule } from '#common';
 import { IngestModule } from '#ingest';
-import { BatchWorkerModule, PersistenceModule } from '#persistence';
+import { PersistenceModule } from '#persistence';
+import { QueueDashboardModule } from '#pipeline';
+import { HttpCoreModule } from '#platform';
+import { BatchWorkerModule } from '#worker';
 
 /** The all-in-one service: the HTTP gateway and the worker in one process. */
 @Module({

@@ -4,9 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsString, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
-import { AcceptedEvent, ApiError, decodeBatchJob, DtoValidationPipe, encodeBatchJob, EVENT_COLUMNS, EventColumns, SameKeys } from '#common';
+import { AcceptedEvent, decodeBatchJob, encodeBatchJob, EVENT_COLUMNS, EventColumns, SameKeys } from '#contract';
 import { IngestBatchDto, IngestEventDto } from '#ingest';
 import { insertBatchParameters, insertBatchStatement } from '#persistence';
+import { ApiError, DtoValidationPipe } from '#platform';
 import { bootTestApp, exampleBatch, TestApp } from './support/test-app';
 
 // docs/extending.md says what adding a field to an event takes. This file does it with a test-only field, `level_id`,

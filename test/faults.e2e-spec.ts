@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { BATCH_JOB_FORMAT, BufferedEvents, bufferedEventsKey, encodeBatchJob, INGEST_QUEUE, Metrics } from '#common';
+import { BATCH_JOB_FORMAT, encodeBatchJob } from '#contract';
+import { BufferedEvents, bufferedEventsKey, INGEST_QUEUE, PipelineMetrics } from '#pipeline';
+import { Metrics } from '#platform';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { PrivateRedis, ServiceProcess, startService, TcpProxy } from './support/processes';
 import {
@@ -430,7 +432,7 @@ describe('reconciling the buffered counter', () => {
     try {
       const queued = await postEvents(t, exampleBatch(), tokenFor('device-abc-123'));
       assert.equal(queued.statusCode, 202);
-      await new BufferedEvents(t.redis, t.config, new Metrics()).reserve(randomUUID(), 5);
+      await new BufferedEvents(t.redis, t.config, new PipelineMetrics(new Metrics())).reserve(randomUUID(), 5);
       assert.equal(await t.redis.get(bufferedEventsKey(t.config.queue.prefix)), '8');
 
       const { spawnSync } = await import('node:child_process');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bufferedEventsKey } from '#common';
+import { bufferedEventsKey } from '#pipeline';
 import { bootTestApp, eventually, exampleBatch, postEvents, TestApp, tokenFor } from './support/test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

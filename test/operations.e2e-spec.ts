@@ -7,9 +7,8 @@ import { decode, verify } from 'jsonwebtoken';
 import { Pool } from 'pg';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
-import { loadConfig } from '#common';
-import { dataSourceOptions, initializeAndMigrate } from '#persistence';
-import { MIGRATIONS } from '../libs/persistence/src/migrations';
+import { dataSourceOptions, initializeAndMigrate, MIGRATIONS } from '#persistence';
+import { loadConfig } from '#platform';
 import { startCommand } from '../support/service-process';
 import {
   bootTestApp,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { ADMIN_LOGIN_FAILURES_PER_MINUTE } from '#common';
+import { ADMIN_LOGIN_FAILURES_PER_MINUTE } from '#pipeline';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { WorkerModule } from '../apps/worker/src/worker.module';
 import { bootTestApp, createTestDatabase, deletePrefix, TestApp } from './support/test-app';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
-import { REDIS_CLIENT } from '#common';
+import { REDIS_CLIENT } from '#platform';
 import { bootTestApp, exampleBatch, TestApp, tokenFor } from './support/test-app';
 
 // Per player: 3 at once, then 1 per second. Per address: 8 at once, then 1 per second.

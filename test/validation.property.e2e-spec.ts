@@ -8,7 +8,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { EVENT_TYPE_NAMES } from '#ingest';
-import { firstTooDeep } from '#common';
+import { firstTooDeep } from '#platform';
 import { bootTestApp, exampleBatch, TestApp, tokenFor } from './support/test-app';
 
 /*

@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { sign, SignOptions } from 'jsonwebtoken';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Pool } from 'pg';
-import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, createOpsApp, loadConfig } from '#common';
 import { EmbeddedDatabase } from '#persistence';
+import { APP_CONFIG, AppConfig, configureApp, createFastifyAdapter, createOpsApp, loadConfig } from '#platform';
 import { AppModule } from '../../src/app.module';
 import { createDatabase, deletePrefix, ScratchDatabase } from '../../support/local-services';
 

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '#auth';
-import { HttpCoreModule } from '#common';
 import { IngestModule } from '#ingest';
 import { PersistenceModule } from '#persistence';
+import { HttpCoreModule } from '#platform';
 
 /**
  * HTTP only: validates, authenticates and queues batches, and answers receipts. Registers no processor. It reads

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
-import { HttpCoreModule, QueueDashboardModule } from '#common';
-import { BatchWorkerModule, PersistenceModule } from '#persistence';
+import { PersistenceModule } from '#persistence';
+import { QueueDashboardModule } from '#pipeline';
+import { HttpCoreModule } from '#platform';
+import { BatchWorkerModule } from '#worker';
 
 /** Queue processors only; its HTTP port serves health, /metrics and (with ADMIN_*) Bull Board. */
 @Module({

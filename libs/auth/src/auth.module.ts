@@ -1,25 +1,20 @@
 import { Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
-import { AppConfig, InjectConfig, REQUEST_AUTHENTICATOR } from '#common';
+import { AppConfig, InjectConfig, REQUEST_AUTHENTICATOR } from '#platform';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtRequestAuthenticator } from './jwt-request.authenticator';
 import { JwtStrategy } from './jwt.strategy';
 import { authStartupWarnings } from './startup-warnings';
-import { SubjectMatchGuard } from './subject-match.guard';
-import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 
 /** Bearer-token authentication, denied by default: importing this module protects every route not marked @Public(). */
 @Module({
   imports: [PassportModule.register({ session: false })],
   providers: [
     JwtStrategy,
-    SubjectMatchGuard,
-    SubjectRateLimitGuard,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: REQUEST_AUTHENTICATOR, useClass: JwtRequestAuthenticator },
   ],
-  exports: [SubjectMatchGuard, SubjectRateLimitGuard],
 })
 export class AuthModule implements OnModuleInit {
   constructor(@InjectConfig() private readonly config: AppConfig) {}

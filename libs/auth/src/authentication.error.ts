@@ -1,5 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
-import { ApiError } from '#common';
+import { ApiError } from '#platform';
 
 export type AuthenticationFailure = 'missing_token' | 'token_expired' | 'invalid_token';
 

@@ -1,13 +1,3 @@
-export * from './auth.module';
-export * from './authentication.error';
-export * from './authentication-result';
-export * from './jwks-key-set';
-export * from './jwt-auth.guard';
-export * from './jwt-request.authenticator';
-export * from './jwt.strategy';
-export * from './refusal-log';
-export * from './startup-warnings';
-export * from './subject-match.guard';
-export * from './subject-rate-limit.guard';
-export * from './token-claims';
-export * from './verification-key';
+export { AuthModule } from './auth.module';
+export { AuthenticationError } from './authentication.error';
+export type { AuthenticatedPlayer } from './jwt.strategy';

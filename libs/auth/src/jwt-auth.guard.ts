@@ -2,7 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
-import { AppConfig, InjectConfig, IS_PUBLIC } from '#common';
+import { AppConfig, InjectConfig, IS_PUBLIC } from '#platform';
 import { assertTokenSize, authenticationResult } from './authentication-result';
 import type { AuthenticatedPlayer } from './jwt.strategy';
 

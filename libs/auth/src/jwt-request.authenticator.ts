@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import passport from 'passport';
-import { AppConfig, InjectConfig, RequestAuthenticator } from '#common';
+import { AppConfig, InjectConfig, RequestAuthenticator } from '#platform';
 import { assertTokenSize, authenticationResult } from './authentication-result';
 import type { AuthenticatedPlayer } from './jwt.strategy';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, SecretOrKeyProvider, Strategy } from 'passport-jwt';
-import { AppConfig, InjectConfig, JwtConfig } from '#common';
+import { AppConfig, InjectConfig, JwtConfig } from '#platform';
 import { AuthenticationError } from './authentication.error';
 import { RefusalLog } from './refusal-log';
 import { checkClaims, VerifiedToken } from './token-claims';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '#common';
+import { loadConfig } from '#platform';
 import { authStartupWarnings } from './startup-warnings';
 
 const PRODUCTION = { NODE_ENV: 'production', DATABASE_URL: 'postgres://app@db:5432/playsmart' };

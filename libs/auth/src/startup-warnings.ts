@@ -1,4 +1,4 @@
-import type { AppConfig } from '#common';
+import type { AppConfig } from '#platform';
 
 /** What AuthModule warns about at start-up: settings that work but that production should not run with. */
 export function authStartupWarnings({ env, jwt }: AppConfig): string[] {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '#common';
+import { loadConfig } from '#platform';
 import { checkClaims, normalizedMediaType, VerifiedToken } from './token-claims';
 
 const NOW = 1_800_000_000;

@@ -1,4 +1,4 @@
-import type { JwtConfig } from '#common';
+import type { JwtConfig } from '#platform';
 import type { AuthenticatedPlayer } from './jwt.strategy';
 
 /** What jsonwebtoken hands over with `complete: true`, once it has verified the signature, exp, nbf, iss and aud. */

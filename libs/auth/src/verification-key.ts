@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
-import { JwtConfig, OutageLog } from '#common';
+import { JwtConfig, OutageLog } from '#platform';
 import { fetchJwksDocument, JwksKeySet } from './jwks-key-set';
 import type { RefusalLog } from './refusal-log';
 

@@ -1,4 +1,4 @@
-import { ACCEPTED_ENCODINGS, ApiErrorResponse, ErrorReason } from '#common';
+import { ACCEPTED_ENCODINGS, ApiErrorResponse, ErrorReason } from '#platform';
 
 /** Examples shown in Swagger UI; the request is the API page's own. */
 export const EXAMPLE_BATCH = {

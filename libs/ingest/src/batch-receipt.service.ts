@@ -1,8 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { ApiError, describeError, INGEST_QUEUE, IngestBatchJobData, withDeadline } from '#common';
-import { BatchReceiptStore, StoredBatchReceipt } from '#persistence';
+import { BatchReceiptStore, IngestBatchJobData, StoredBatchReceipt } from '#contract';
+import { INGEST_QUEUE } from '#pipeline';
+import { ApiError, describeError, withDeadline } from '#platform';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 
 // Redis and PostgreSQL are local: an answer slower than this means one is down or overloaded. The two lookups together

@@ -2,11 +2,12 @@ import { Controller, Get, HttpStatus, Injectable, Param, PipeTransform, Req, Use
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
-import { AuthenticatedPlayer, AuthenticationError, SubjectRateLimitGuard } from '#auth';
-import { ApiError, ApiErrorResponse, IpRateLimited } from '#common';
+import { AuthenticatedPlayer, AuthenticationError } from '#auth';
+import { ApiError, ApiErrorResponse, IpRateLimited } from '#platform';
 import { RECEIPT_EXAMPLES, serviceUnavailable, tooManyRequests, unauthorized } from './api-examples';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchReceiptDto } from './dto/batch-receipt.dto';
+import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 
 /** `:batch_id` must be a UUID (400 invalid_payload naming `batch_id` otherwise); compared in lower case, as issued. */
 @Injectable()

@@ -1,13 +1,5 @@
-export * from './batch-receipt.service';
-export * from './batches.controller';
-export * from './dto/batch-receipt.dto';
-export * from './dto/ingest-accepted.dto';
-export * from './dto/ingest-batch.dto';
-export * from './dto/ingest-event.dto';
-export * from './event-types';
-export * from './ingest.controller';
-export * from './ingest.module';
-export * from './ingest.producer';
-export * from './validation/constraints';
-export * from './validation/json-shape';
-export * from './validation/text';
+export { IngestBatchDto } from './dto/ingest-batch.dto';
+export { IngestEventDto } from './dto/ingest-event.dto';
+export { EVENT_TYPES, EVENT_TYPE_NAMES } from './event-types';
+export type { EventTypeDefinition } from './event-types';
+export { IngestModule } from './ingest.module';

@@ -1,11 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { SubjectMatchGuard, SubjectRateLimitGuard } from '#auth';
-import { ApiErrorResponse, bodyTooLarge, CountsRejectedEvents, IpRateLimited, JsonBodyText } from '#common';
+import { ApiErrorResponse, bodyTooLarge, IpRateLimited, JsonBodyText } from '#platform';
 import { EXAMPLE_BATCH, RATE_LIMIT_HEADERS, serviceUnavailable, tooManyRequests, unauthorized, unsupportedMediaType } from './api-examples';
 import { IngestAcceptedDto } from './dto/ingest-accepted.dto';
 import { IngestBatchDto } from './dto/ingest-batch.dto';
 import { IngestProducer } from './ingest.producer';
+import { CountsRejectedEvents } from './rejected-events.counter';
+import { SubjectMatchGuard } from './subject-match.guard';
+import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 
 @ApiTags('ingest')
 @ApiBearerAuth()

@@ -1,17 +1,23 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
-import { APP_CONFIG, AppConfig, BufferedEvents, fastFailRedisOptions, INGEST_QUEUE, JSON_BODY_RULES } from '#common';
+import { INGEST_QUEUE, PipelineModule } from '#pipeline';
+import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
+import { ingestBodyRules } from './dto/ingest-batch.dto';
+import { INGEST_API_DOCUMENT } from './ingest-api.document';
 import { IngestController } from './ingest.controller';
 import { IngestProducer } from './ingest.producer';
+import { RejectedEventsCounter } from './rejected-events.counter';
+import { SubjectMatchGuard } from './subject-match.guard';
+import { SubjectRateLimitGuard } from './subject-rate-limit.guard';
 import { CustomdataConstraint, TimestampConstraint } from './validation/constraints';
-import { ingestBodyRules } from './dto/ingest-batch.dto';
 
 /**
- * The HTTP side of ingestion: validation, the controllers, the producer and batch receipts. Registers no processor.
- * Receipts read BatchReceiptStore: the root module imports `PersistenceModule.forRoot(...)` beside this one.
+ * The HTTP side of ingestion: validation, the per-player guards, the controllers, the producer, batch receipts, the
+ * count of refused events and the API's document. Registers no processor. Receipts read BatchReceiptStore: the root
+ * module imports `PersistenceModule.forRoot(...)` beside this one, and AuthModule, which authenticates the player.
  */
 @Module({
   imports: [
@@ -23,12 +29,17 @@ import { ingestBodyRules } from './dto/ingest-batch.dto';
       }),
     }),
     BullModule.registerQueue({ name: INGEST_QUEUE }),
+    PipelineModule,
   ],
   controllers: [IngestController, BatchesController],
   providers: [
     IngestProducer,
-    BufferedEvents,
     BatchReceiptService,
+    SubjectMatchGuard,
+    SubjectRateLimitGuard,
+    RejectedEventsCounter,
+    { provide: REFUSAL_OBSERVER, useExisting: RejectedEventsCounter },
+    { provide: API_DOCUMENT, useValue: INGEST_API_DOCUMENT },
     TimestampConstraint,
     CustomdataConstraint,
     { provide: JSON_BODY_RULES, inject: [APP_CONFIG], useFactory: (config: AppConfig) => ingestBodyRules(config.limits) },

@@ -3,10 +3,12 @@ import { before, describe, it, mock } from 'node:test';
 import { Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ApiError, BufferedEvents, IngestBatchJobData, loadConfig, Metrics, Reservation } from '#common';
-import { failOnUnhandledRejections, flush } from '../../../support/test-hooks';
+import { IngestBatchJobData } from '#contract';
+import { BufferedEvents, PipelineMetrics, Reservation } from '#pipeline';
+import { ApiError, loadConfig, Metrics } from '#platform';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 import { IngestProducer, REDIS_DEADLINE_MS } from './ingest.producer';
+import { failOnUnhandledRejections, flush } from '../../../support/test-hooks';
 
 // The producer's settlement of every outcome of its two Redis operations (the reservation in the buffered counter,
 // then the job), in time and after the client has had its 503, with fakes in place of Redis and a mocked clock.
@@ -28,7 +30,7 @@ const BATCH = { user_id: 'u', game_id: 'com.a.b', events: [{}, {}, {}] } as unkn
 
 interface Harness {
   producer: IngestProducer;
-  metrics: Metrics;
+  metrics: PipelineMetrics;
   reserve: Pending<Reservation>;
   add: Pending<unknown>;
   added: IngestBatchJobData[];
@@ -46,7 +48,7 @@ function harness(): Harness {
     releaseFails: false,
   } as unknown as Harness;
   h.redis = { status: 'ready' };
-  h.metrics = new Metrics();
+  h.metrics = new PipelineMetrics(new Metrics());
   const queue = {
     on: () => queue,
     add: (_name: string, data: IngestBatchJobData) => {
@@ -83,7 +85,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   assert.fail('the batch was accepted');
 }
 
-const accepted = async (metrics: Metrics): Promise<number> => {
+const accepted = async (metrics: PipelineMetrics): Promise<number> => {
   const [value] = (await metrics.eventsAccepted.get()).values;
   return value === undefined ? 0 : value.value;
 };

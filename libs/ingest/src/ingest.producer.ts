@@ -3,22 +3,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import {
-  describeError,
-  encodeBatchJob,
-  ApiError,
-  AppConfig,
-  BufferedEvents,
-  DeadlineExceeded,
-  INGEST_BATCH_JOB,
-  INGEST_QUEUE,
-  IngestBatchJobData,
-  InjectConfig,
-  InjectRedis,
-  Metrics,
-  OutageLog,
-  withDeadline,
-} from '#common';
+import { encodeBatchJob, IngestBatchJobData } from '#contract';
+import { BufferedEvents, INGEST_BATCH_JOB, INGEST_QUEUE, PipelineMetrics } from '#pipeline';
+import { ApiError, AppConfig, DeadlineExceeded, describeError, InjectConfig, InjectRedis, OutageLog, withDeadline } from '#platform';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 
 export interface EnqueuedBatch {
@@ -51,7 +38,7 @@ export class IngestProducer {
     @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
     @InjectRedis() private readonly redis: Redis,
     @InjectConfig() private readonly config: AppConfig,
-    private readonly metrics: Metrics,
+    private readonly metrics: PipelineMetrics,
     private readonly buffered: BufferedEvents,
   ) {
     // Without a listener BullMQ prints each connection error; the shared Redis client's log already reports an outage.

@@ -1,10 +1,10 @@
 import { Client } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
-import type { AppConfig } from '#common';
+import type { AppConfig } from '#platform';
 import { BatchEntity } from './batch.entity';
 import { DatabaseLogger } from './database.logger';
 import { EventEntity } from './event.entity';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS } from './migrations/index';
 
 /**
  * TypeORM's options for the PostgreSQL server at `url`: DATABASE_URL, or the socket of the embedded database, which

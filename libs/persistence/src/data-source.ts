@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { configFromProcessEnv } from '#common';
+import { configFromProcessEnv } from '#platform';
 import { dataSourceOptions } from './data-source.options';
 
 /** For the TypeORM CLI: `npm run migration:run` and `npm run migration:generate`. */

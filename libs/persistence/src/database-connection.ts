@@ -1,7 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { OutageLog } from '#common';
+import { StoreConnection } from '#contract';
+import { OutageLog } from '#platform';
 import { initializeAndMigrateDataSource } from './migration-runner';
 
 export const DATABASE_CONNECTION_OPTIONS = Symbol('DATABASE_CONNECTION_OPTIONS');
@@ -36,7 +37,7 @@ const RETRY_MAX_MS = 5000;
  * attempt rejects and the next call tries again.
  */
 @Injectable()
-export class DatabaseConnection implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class DatabaseConnection implements StoreConnection, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Persistence');
   private readonly outage: OutageLog;
   private connecting?: Promise<DataSource>;

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { ReadinessChecks } from '#common';
+import { ReadinessChecks } from '#platform';
 import { DatabaseConnection } from './database-connection';
 
 /** Adds `database` to GET /health/ready in the processes that write batches: connected, migrated and answering. */

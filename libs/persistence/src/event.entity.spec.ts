@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { getMetadataArgsStorage } from 'typeorm';
-import { EVENT_COLUMNS } from '#common';
+import { EVENT_COLUMNS } from '#contract';
 import { EventEntity } from './event.entity';
 import { BATCH_COLUMNS } from './typeorm-event.store';
 

@@ -1,12 +1,12 @@
 import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, AppConfig } from '#common';
-import { BatchReceiptStore } from './batch-receipt.store';
+import { BatchReceiptStore, EventStore, StoreConnection } from '#contract';
+import { APP_CONFIG, AppConfig } from '#platform';
 import { dataSourceOptions, ensureDatabaseExists } from './data-source.options';
 import { DATABASE_CONNECTION_OPTIONS, DatabaseConnection, DatabaseConnectionOptions } from './database-connection';
+import { DatabaseReadiness } from './database.readiness';
 import { EmbeddedDatabase } from './embedded-database';
-import { EventStore } from './event.store';
 import { TypeOrmBatchReceiptStore } from './typeorm-batch-receipt.store';
 import { TypeOrmEventStore } from './typeorm-event.store';
 
@@ -100,7 +100,8 @@ function connectionOptions(config: AppConfig, options: PersistenceOptions): Data
 }
 
 /**
- * The PostgreSQL connection and the ports over it: EventStore (writer only) and BatchReceiptStore. Import it once, in
+ * The PostgreSQL connection and the ports over it: BatchReceiptStore, and for a writer EventStore, StoreConnection and
+ * the `database` readiness check (a writer's work depends on the database; the gateway's does not). Import it once, in
  * the root module, with the process's role; it is global. Without DATABASE_URL (outside production), a process
  * created with `embedded: true` starts the embedded development database and runs on it.
  */
@@ -128,9 +129,15 @@ export class PersistenceModule {
         DatabaseConnection,
         EmbeddedDatabaseCloser,
         { provide: BatchReceiptStore, useClass: TypeOrmBatchReceiptStore },
-        ...(writer ? [{ provide: EventStore, useClass: TypeOrmEventStore }] : []),
+        ...(writer
+          ? [
+              { provide: EventStore, useClass: TypeOrmEventStore },
+              { provide: StoreConnection, useExisting: DatabaseConnection },
+              DatabaseReadiness,
+            ]
+          : []),
       ],
-      exports: [DatabaseConnection, BatchReceiptStore, ...(writer ? [EventStore] : [])],
+      exports: [DatabaseConnection, BatchReceiptStore, ...(writer ? [EventStore, StoreConnection] : [])],
     };
   }
 }

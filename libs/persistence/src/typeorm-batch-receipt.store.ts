@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BatchReceiptStore, StoredBatchReceipt } from './batch-receipt.store';
+import { BatchReceiptStore, StoredBatchReceipt } from '#contract';
 import { DatabaseConnection } from './database-connection';
 
 const FIND_RECEIPT = `SELECT "accepted", "written_at" FROM "batches" WHERE "batch_id" = $1 AND "user_id" = $2`;

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { EVENT_COLUMNS, EventColumn, IngestBatch } from '#common';
-import { EventStore } from './event.store';
+import { EVENT_COLUMNS, EventColumn, EventStore, IngestBatch, StoreUnavailable } from '#contract';
+import { describeError } from '#platform';
+import { describeDatabaseError, isDatabaseUnreachable } from './database-errors';
 
 /** The column of `events` a per-event value goes to, with its type: an entry of EVENT_COLUMNS. */
 type Column = Pick<EventColumn, 'column' | 'type'>;
@@ -76,7 +77,17 @@ export class TypeOrmEventStore extends EventStore {
   }
 
   async insertBatch(batch: IngestBatch): Promise<number> {
-    const rows: Array<{ inserted: number }> = await this.dataSource.query(INSERT_BATCH, insertBatchParameters(batch, COLUMNS));
+    let rows: Array<{ inserted: number }>;
+    try {
+      rows = await this.dataSource.query(INSERT_BATCH, insertBatchParameters(batch, COLUMNS));
+    } catch (error) {
+      if (isDatabaseUnreachable(error)) throw new StoreUnavailable(`PostgreSQL unreachable: ${describeError(error)}`, { cause: error });
+      throw error;
+    }
     return rows[0]?.inserted ?? 0;
+  }
+
+  describeFailure(error: unknown): string | undefined {
+    return describeDatabaseError(error);
   }
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { useContainer } from 'class-validator';
-import { ApiError, DtoValidationPipe, ErrorBody, loadConfig } from '#common';
-import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
+import { ApiError, DtoValidationPipe, ErrorBody, loadConfig } from '#platform';
 import { EXAMPLE_BATCH } from '../api-examples';
 import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
 import { IngestBatchDto } from './ingest-batch.dto';
+import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
 
 type Json = Record<string, unknown>;
 type Event = Record<string, unknown>;

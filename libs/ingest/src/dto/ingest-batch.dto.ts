@@ -1,9 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { ErrorDetail, JsonBodyRules, Precheck, ValidationLimits } from '#common';
-import { inspectJsonTree } from '../validation/json-shape';
+import { ErrorDetail, JsonBodyRules, Precheck, ValidationLimits } from '#platform';
 import { IsStorableString } from '../validation/constraints';
+import { inspectJsonTree } from '../validation/json-shape';
 import { IngestEventDto } from './ingest-event.dto';
 
 export const MAX_EVENTS_PER_BATCH = 200;

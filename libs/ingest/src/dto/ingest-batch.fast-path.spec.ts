@@ -3,12 +3,12 @@ import { before, describe, it } from 'node:test';
 import { plainToInstance } from 'class-transformer';
 import { useContainer, validate } from 'class-validator';
 import fc from 'fast-check';
-import { acceptedInstance, ApiError, DtoValidationPipe, loadConfig, precheckOf, VALIDATOR_OPTIONS } from '#common';
-import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
+import { acceptedInstance, ApiError, DtoValidationPipe, loadConfig, precheckOf, VALIDATOR_OPTIONS } from '#platform';
 import { EVENT_TYPE_NAMES } from '../event-types';
 import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
 import { IngestBatchDto } from './ingest-batch.dto';
 import { IngestEventDto } from './ingest-event.dto';
+import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
 
 /*
  * DtoValidationPipe takes a fast path for bodies it can judge (acceptedInstance): these tests hold it to the full

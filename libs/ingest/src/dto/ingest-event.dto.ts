@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsString, IsUUID, Validate, ValidateIf } from 'class-validator';
-import { ValidateNestedBy } from '#common';
-import type { AcceptedEvent, SameKeys } from '#common';
+import type { AcceptedEvent, SameKeys } from '#contract';
+import { ValidateNestedBy } from '#platform';
 import { describeEventTypes, EVENT_TYPE_NAMES, eventTypeDefinition } from '../event-types';
 import { CustomdataConstraint, IsCustomEventNameForType, TimestampConstraint } from '../validation/constraints';
 

@@ -6,7 +6,7 @@ import {
   ValidatorConstraint,
   ValidatorConstraintInterface,
 } from 'class-validator';
-import { AppConfig, InjectConfig, rfc3339EpochMs } from '#common';
+import { AppConfig, InjectConfig, rfc3339EpochMs } from '#platform';
 import { eventTypeDefinition } from '../event-types';
 import { describeJsonObjectProblem, JsonShapeLimits } from './json-shape';
 import { codePointLength, isStorableText } from './text';

@@ -1,4 +1,4 @@
-import { fieldPath } from '#common';
+import { fieldPath } from '#platform';
 import { isStorableText } from './text';
 
 export interface JsonShapeLimits {

@@ -1,0 +1,74 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { describeError } from '#platform';
+import { PipelineMetrics } from './pipeline-metrics';
+
+const EVERY_MS = 60_000;
+
+/** What the counters of one process said at one moment. */
+export interface ActivityCounts {
+  accepted: number;
+  written: number;
+  refused: Record<string, number>;
+}
+
+/**
+ * The line for what happened between two readings, or undefined when nothing did: an idle service writes nothing.
+ */
+export function describeActivity(before: ActivityCounts, after: ActivityCounts, seconds: number): string | undefined {
+  const accepted = after.accepted - before.accepted;
+  const written = after.written - before.written;
+  const refused = Object.entries(after.refused)
+    .map(([reason, count]) => [reason, count - (before.refused[reason] ?? 0)] as const)
+    .filter(([, count]) => count > 0)
+    .sort(([, a], [, b]) => b - a);
+  const refusedTotal = refused.reduce((sum, [, count]) => sum + count, 0);
+  if (accepted === 0 && written === 0 && refusedTotal === 0) return undefined;
+  const parts = [`${accepted} events accepted`, `${written} written`, `${refusedTotal} requests refused`];
+  const reasons = refused.length === 0 ? '' : ` (${refused.map(([reason, count]) => `${reason} ${count}`).join(', ')})`;
+  return `last ${seconds} s: ${parts.join(', ')}${reasons}`;
+}
+
+/**
+ * A line a minute at the default level saying what this process accepted, wrote and refused, so that a newcomer sees
+ * the service work and an operator sees trouble start without a dashboard. Read from the process's own metrics.
+ */
+@Injectable()
+export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Activity');
+  private timer?: NodeJS.Timeout;
+  private last?: ActivityCounts;
+
+  constructor(private readonly metrics: PipelineMetrics) {}
+
+  onApplicationBootstrap(): void {
+    void this.report();
+    this.timer = setInterval(() => void this.report(), EVERY_MS).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Never rejects: a summary that cannot be read is skipped. */
+  private async report(): Promise<void> {
+    try {
+      const now = await this.read();
+      const line = this.last === undefined ? undefined : describeActivity(this.last, now, EVERY_MS / 1000);
+      this.last = now;
+      if (line !== undefined) this.logger.log(line);
+    } catch (error) {
+      this.logger.debug(`activity summary skipped: ${describeError(error)}`);
+    }
+  }
+
+  private async read(): Promise<ActivityCounts> {
+    const [accepted, written, rejected] = await Promise.all([
+      this.metrics.eventsAccepted.get(),
+      this.metrics.eventRowsWritten.get(),
+      this.metrics.ingestRequestsRejected.get(),
+    ]);
+    const refused: Record<string, number> = {};
+    for (const { labels, value } of rejected.values) refused[String(labels.reason)] = value;
+    return { accepted: accepted.values[0]?.value ?? 0, written: written.values[0]?.value ?? 0, refused };
+  }
+}

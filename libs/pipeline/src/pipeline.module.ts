@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ActivitySummary } from './activity-summary';
+import { BufferedEvents } from './buffered-events';
+import { IngestQueueMonitor } from './ingest-queue-monitor';
+import { PipelineMetrics } from './pipeline-metrics';
+import { QueueGauges } from './queue-gauges';
+
+/**
+ * What the gateway and the worker share at run time: the buffered-events counter, the pipeline's metrics and its line a
+ * minute, and the queue's gauges on /metrics. Imported by IngestModule and BatchWorkerModule; one instance in a process
+ * that runs both.
+ */
+@Module({
+  providers: [BufferedEvents, PipelineMetrics, ActivitySummary, IngestQueueMonitor, QueueGauges],
+  exports: [BufferedEvents, PipelineMetrics, IngestQueueMonitor],
+})
+export class PipelineModule {}

@@ -1,0 +1,80 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Logger, LoggerService } from '@nestjs/common';
+import { Test, TestingModule } from '@nestjs/testing';
+import { ApiError } from '../errors/api-error';
+import { REDIS_CLIENT } from '../redis/redis-client.module';
+import { HealthController } from './health.controller';
+import { HEALTH_CHECKS } from './health.module';
+import { ReadinessChecks } from './readiness-checks';
+
+/** What Redis and the database answer in the current test. */
+const answers = { redis: (): Promise<unknown> => Promise.resolve('PONG'), database: (): Promise<unknown> => Promise.resolve([]) };
+
+const logged: string[] = [];
+const spy: LoggerService = {
+  log: (message: unknown) => logged.push(`log ${String(message)}`),
+  warn: (message: unknown) => logged.push(`warn ${String(message)}`),
+  error: (message: unknown) => logged.push(`error ${String(message)}`),
+};
+
+async function refusal(promise: Promise<unknown>): Promise<ApiError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected a refusal');
+}
+
+describe('HealthController (Terminus under our answer)', () => {
+  let moduleRef: TestingModule;
+  let controller: HealthController;
+  let closed = false;
+  before(async () => {
+    moduleRef = await Test.createTestingModule({
+      imports: [HEALTH_CHECKS],
+      controllers: [HealthController],
+      providers: [ReadinessChecks, { provide: REDIS_CLIENT, useValue: { ping: () => answers.redis() } }],
+    }).compile();
+    moduleRef.get(ReadinessChecks).add('database', () => answers.database());
+    controller = moduleRef.get(HealthController);
+    Logger.overrideLogger(spy);
+  });
+  after(async () => {
+    Logger.overrideLogger(false);
+    if (!closed) await moduleRef.close();
+  });
+
+  it('answers every dependency up', async () => {
+    assert.deepEqual(await controller.ready(), { status: 'ok', checks: { redis: 'up', database: 'up' } });
+  });
+
+  it('answers 503 naming what is down, within the deadline when a dependency hangs, and logs nothing', async () => {
+    answers.redis = () => new Promise(() => undefined);
+    answers.database = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    try {
+      const started = Date.now();
+      const error = await refusal(controller.ready());
+      assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms`);
+      assert.equal(error.getStatus(), 503);
+      assert.deepEqual(error.getResponse(), { error: { code: 'SERVICE_UNAVAILABLE', message: 'not_ready: redis, database down' } });
+      assert.deepEqual(error.headers, { 'retry-after': '5' });
+      assert.deepEqual(logged, [], 'an outage is said by the clients, not by every probe');
+    } finally {
+      answers.redis = () => Promise.resolve('PONG');
+      answers.database = () => Promise.resolve([]);
+    }
+  });
+
+  it('answers 503 shutting_down once the application is closing', async () => {
+    await moduleRef.close();
+    closed = true;
+    const error = await refusal(controller.ready());
+    assert.equal(error.getStatus(), 503);
+    assert.deepEqual(error.getResponse(), { error: { code: 'SERVICE_UNAVAILABLE', message: 'shutting_down' } });
+    assert.deepEqual(error.headers, { 'retry-after': '1' });
+  });
+});

@@ -1,0 +1,2 @@
+export { BatchWorkerModule } from './batch-worker.module';
+export { ReceiptRetention } from './receipt-retention';

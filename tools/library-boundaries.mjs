@@ -1,0 +1,69 @@
+// The libraries under libs/ and the only direction their dependencies may take (ESLint rule
+// `playsmart/library-boundaries`, in eslint.config.mjs). A library imports another by its alias (`#platform`), never
+// by a path into its files, and only one listed here; a library's own files import each other by relative path.
+import { dirname, relative, resolve, sep } from 'node:path';
+
+export const LIBRARY_DEPENDENCIES = {
+  platform: [],
+  contract: ['platform'],
+  pipeline: ['platform', 'contract'],
+  auth: ['platform'],
+  ingest: ['platform', 'contract', 'pipeline', 'auth'],
+  worker: ['platform', 'contract', 'pipeline'],
+  persistence: ['platform', 'contract'],
+};
+
+const ROOT = dirname(dirname(new URL(import.meta.url).pathname));
+
+/** The library a repository path belongs to ('libs/ingest/src/x.ts' → 'ingest'), or undefined. */
+function libraryOf(path) {
+  const parts = relative(ROOT, path).split(sep);
+  return parts[0] === 'libs' && parts.length > 2 ? parts[1] : undefined;
+}
+
+const rule = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'Libraries depend on each other one way, through their index.ts only' },
+    schema: [],
+  },
+  create(context) {
+    const file = resolve(context.filename);
+    const own = libraryOf(file);
+    const isSpec = /\.(e2e-)?spec\.ts$/.test(file);
+    function check(node, source) {
+      if (typeof source !== 'string') return;
+      if (source.startsWith('#')) {
+        const target = source.slice(1);
+        if (!(target in LIBRARY_DEPENDENCIES)) {
+          context.report({ node, message: `'${source}' is no library (libraries: ${Object.keys(LIBRARY_DEPENDENCIES).join(', ')})` });
+        } else if (own === target) {
+          context.report({ node, message: `a file of ${own} imports its own library by relative path, not '${source}'` });
+        } else if (own !== undefined && !LIBRARY_DEPENDENCIES[own].includes(target)) {
+          const allowed = LIBRARY_DEPENDENCIES[own].map((name) => `#${name}`).join(', ') || 'no other library';
+          context.report({ node, message: `${own} may not depend on ${target}: it imports ${allowed} (tools/library-boundaries.mjs)` });
+        }
+        return;
+      }
+      if (!source.startsWith('.')) return;
+      const target = libraryOf(resolve(dirname(file), source));
+      if (target !== undefined && target !== own) {
+        context.report({ node, message: `'${source}' reaches into libs/${target}: import its public API from '#${target}'` });
+      } else if (
+        own !== undefined &&
+        target === undefined &&
+        !(isSpec && relative(ROOT, resolve(dirname(file), source)).startsWith(`support${sep}`))
+      ) {
+        context.report({ node, message: `'${source}' leaves libs/${own}: a library imports only its own files and other libraries` });
+      }
+    }
+    return {
+      ImportDeclaration: (node) => check(node, node.source.value),
+      ExportNamedDeclaration: (node) => node.source && check(node, node.source.value),
+      ExportAllDeclaration: (node) => check(node, node.source.value),
+      ImportExpression: (node) => node.source.type === 'Literal' && check(node, node.source.value),
+    };
+  },
+};
+
+export const libraryBoundaries = { rules: { 'library-boundaries': rule } };
