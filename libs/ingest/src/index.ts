@@ -5,6 +5,7 @@ export * from './dto/ingest-accepted.dto';
 export * from './dto/ingest-batch.dto';
 export * from './dto/ingest-event.dto';
 export * from './event-types';
+export * from './event-types.openapi';
 export * from './ingest.controller';
 export * from './ingest.module';
 export * from './ingest.producer';

@@ -8,6 +8,8 @@ import { IngestController } from './ingest.controller';
 import { IngestProducer } from './ingest.producer';
 import { CustomdataConstraint, TimestampConstraint } from './validation/constraints';
 import { ingestBodyRules } from './dto/ingest-batch.dto';
+import { OPENAPI_AMENDMENT } from '#common';
+import { EVENT_TYPES_IN_OPENAPI } from './event-types.openapi';
 
 /**
  * The HTTP side of ingestion: validation, the controllers, the producer and batch receipts. Registers no processor.
@@ -32,6 +34,7 @@ import { ingestBodyRules } from './dto/ingest-batch.dto';
     TimestampConstraint,
     CustomdataConstraint,
     { provide: JSON_BODY_RULES, inject: [APP_CONFIG], useFactory: (config: AppConfig) => ingestBodyRules(config.limits) },
+    { provide: OPENAPI_AMENDMENT, useValue: EVENT_TYPES_IN_OPENAPI },
   ],
 })
 export class IngestModule implements OnModuleInit {

@@ -1,4 +1,4 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Type } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -71,7 +71,7 @@ export function configureApp(app: NestFastifyApplication, options: ConfigureOpti
 }
 
 /** A provider some applications have (the gateway's authenticator, its body rules), or undefined. */
-export function optional<T>(app: NestFastifyApplication, token: symbol | (abstract new (...args: never[]) => T)): T | undefined {
+export function optional<T>(app: INestApplication, token: symbol | (abstract new (...args: never[]) => T)): T | undefined {
   try {
     return app.get<T>(token, { strict: false });
   } catch {
@@ -80,11 +80,26 @@ export function optional<T>(app: NestFastifyApplication, token: symbol | (abstra
 }
 
 /**
- * The OpenAPI document, built from the controllers' metadata only: the running service serves it (setupSwagger) and
- * `npm run openapi` writes it to openapi.json from an app created with `preview: true`, so there is one builder.
+ * What a library adds to the OpenAPI document beyond its classes' decorators: what it knows only when the document is
+ * built. Provided under OPENAPI_AMENDMENT with `useValue`, which an app created with `preview: true` holds too.
+ */
+export interface OpenApiAmendment {
+  /** Classes to describe in components.schemas besides those the routes reach; getSchemaPath() names them. */
+  extraModels(): Type<unknown>[];
+  /** Changes the document built with them. */
+  amend(document: OpenAPIObject): void;
+}
+
+export const OPENAPI_AMENDMENT = Symbol('OPENAPI_AMENDMENT');
+
+/**
+ * The OpenAPI document, built from the controllers' metadata and the app's OPENAPI_AMENDMENT: the running service
+ * serves it (setupSwagger) and `npm run openapi` writes it to openapi.json from an app created with `preview: true`,
+ * so there is one builder.
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  return SwaggerModule.createDocument(
+  const amendment = optional<OpenApiAmendment>(app, OPENAPI_AMENDMENT);
+  const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('PlaySmart Ingest')
@@ -95,7 +110,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       .setVersion('1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
+    { extraModels: amendment?.extraModels() ?? [] },
   );
+  amendment?.amend(document);
+  return document;
 }
 
 /** Swagger UI at /docs and the document at /docs-json on `app`, describing `described` (by default `app` itself). */
