@@ -1,14 +1,18 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Min } from 'class-validator';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, EventTypeDefinition } from '#ingest';
 
 /** A test-only event type with a customdata DTO: the catalogue has no such type yet. */
 export const PRICED_TYPE = 'PricedTest';
 
+/** Documented as any DTO: @ApiProperty says what the OpenAPI document shows of each property. */
 export class PricedCustomdataDto {
+  @ApiProperty({ type: 'integer', minimum: 0, example: 250 })
   @IsInt()
   @Min(0)
   price: number;
 
+  @ApiPropertyOptional({ enum: ['EUR', 'USD'] })
   @IsOptional()
   @IsIn(['EUR', 'USD'])
   currency?: string;

@@ -1,19 +1,25 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiPropertyOptional, OpenAPIObject, SchemaObject } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsString, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { AcceptedEvent, decodeBatchJob, encodeBatchJob, EVENT_COLUMNS, EventColumns, SameKeys } from '#contract';
 import { IngestBatchDto, IngestEventDto } from '#ingest';
 import { insertBatchParameters, insertBatchStatement } from '#persistence';
-import { ApiError, DtoValidationPipe } from '#platform';
-import { bootTestApp, exampleBatch, TestApp } from './support/test-app';
+import { ApiError, buildOpenApiDocument, DtoValidationPipe } from '#platform';
+import { AppModule } from '../src/app.module';
+import { addPricedEventType, PRICED_TYPE } from '../support/test-event-type';
+import { bootTestApp, exampleBatch, postEvents, TestApp, tokenFor } from './support/test-app';
 
 // docs/extending.md says what adding a field to an event takes. This file does it with a test-only field, `level_id`,
 // on copies of the shapes, and follows one event through every layer the field must cross: validation (which refuses
 // a field the DTO does not declare), the job (which carries the body's text), the worker's decoding (which keeps only
 // the fields of the column table) and the INSERT (which writes only the columns of that table).
+// Then it adds an event type with a customdata DTO (support/test-event-type.ts), and finds its schema in the OpenAPI
+// document.
 
 interface ExtendedEvent extends AcceptedEvent {
   level_id?: string;
@@ -103,5 +109,60 @@ describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 },
       { type: body.events[0].type, level_id: 'forest-3' },
     );
     assert.equal(rows.filter((row) => row.level_id === null).length, body.events.length - 1);
+  });
+});
+
+describe('adding an event type with a customdata DTO (docs/extending.md)', { timeout: 60_000 }, () => {
+  let t: TestApp;
+  before(async () => {
+    // Before the app is booted: it builds the OpenAPI document as it starts, from the catalogue as it is then.
+    addPricedEventType();
+    t = await bootTestApp();
+  });
+  after(() => t.close());
+
+  it('puts the DTO in the OpenAPI document as a schema, which customdata refers to', async () => {
+    const response = await t.inject({ method: 'GET', url: '/docs-json' });
+    assert.equal(response.statusCode, 200);
+    const document = response.json<OpenAPIObject>();
+    const schemas = document.components?.schemas ?? {};
+    assert.deepEqual(schemas.PricedCustomdataDto, {
+      type: 'object',
+      properties: {
+        price: { type: 'integer', minimum: 0, example: 250 },
+        currency: { type: 'string', enum: ['EUR', 'USD'] },
+      },
+      required: ['price'],
+      description: `The customdata of \`${PRICED_TYPE}\` events.`,
+      additionalProperties: false,
+    });
+    const { type, customdata } = (schemas.IngestEventDto as SchemaObject).properties as Record<string, SchemaObject>;
+    assert.deepEqual(customdata.anyOf, [
+      { $ref: '#/components/schemas/PricedCustomdataDto' },
+      { type: 'object', additionalProperties: true, description: 'The customdata of a type without a schema of its own.' },
+    ]);
+    assert.match(customdata.description ?? '', /^- `PricedTest`: `PricedCustomdataDto`$/m);
+    assert.ok(type.enum?.includes(PRICED_TYPE));
+    assert.match(type.description ?? '', /^- `PricedTest`: A test-only priced event\.$/m);
+
+    // The operations listener serves the same document, and `npm run openapi` builds it from an app in preview mode.
+    assert.deepEqual((await t.opsInject({ method: 'GET', url: '/docs-json' })).json(), document);
+    const preview = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { preview: true, logger: false });
+    try {
+      assert.deepEqual(JSON.parse(JSON.stringify(buildOpenApiDocument(preview))), document);
+    } finally {
+      await preview.close();
+    }
+  });
+
+  it('refuses what the schema refuses: a negative price, a key it does not declare', async () => {
+    const body = {
+      ...exampleBatch(),
+      events: [{ type: PRICED_TYPE, timestamp: '2026-04-22T14:30:00Z', customdata: { price: -1, tax: 2 } }],
+    };
+    const response = await postEvents(t, body, tokenFor('device-abc-123'));
+    assert.equal(response.statusCode, 400, response.body);
+    const { details } = response.json<{ error: { details: Array<{ field: string }> } }>().error;
+    assert.deepEqual(details.map(({ field }) => field).sort(), ['events[0].customdata.price', 'events[0].customdata.tax']);
   });
 });

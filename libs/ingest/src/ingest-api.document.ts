@@ -1,6 +1,10 @@
 import type { ApiDocument } from '#platform';
+import { EVENT_TYPES_IN_OPENAPI } from './event-types.openapi';
 
-/** What the OpenAPI document and Swagger UI say of the players' API, and the operation they open on arrival. */
+/**
+ * What the OpenAPI document and Swagger UI say of the players' API beyond its decorators: the operation they open on
+ * arrival, and the event-type catalogue as it is when the document is built (EVENT_TYPES_IN_OPENAPI).
+ */
 export const INGEST_API_DOCUMENT: ApiDocument = {
   title: 'PlaySmart Ingest',
   description:
@@ -8,4 +12,5 @@ export const INGEST_API_DOCUMENT: ApiDocument = {
     'the database within seconds. Use `npm run -s token -- <player-id>` for a development token.',
   version: '1.0',
   openOnArrival: { path: '/ingest/events', method: 'post' },
+  ...EVENT_TYPES_IN_OPENAPI,
 };

@@ -1,4 +1,4 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Type } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -79,13 +79,20 @@ export function optional<T>(app: INestApplication, token: symbol | (abstract new
   }
 }
 
-/** What the OpenAPI document says of the API, provided under API_DOCUMENT by the module that serves it (IngestModule). */
+/**
+ * What the OpenAPI document says of the API beyond its controllers' decorators, provided under API_DOCUMENT by the
+ * module that serves the API (IngestModule), with `useValue`, which an app created with `preview: true` holds too.
+ */
 export interface ApiDocument {
   title: string;
   description: string;
   version: string;
   /** The operation Swagger UI shows open on arrival: the one a newcomer comes to try. */
   openOnArrival?: { path: string; method: 'get' | 'put' | 'post' | 'delete' | 'patch' };
+  /** Classes to describe in components.schemas besides those the routes reach; getSchemaPath() names them. */
+  extraModels?(): Type<unknown>[];
+  /** Changes the document once built: what is known only then. */
+  amend?(document: OpenAPIObject): void;
 }
 
 export const API_DOCUMENT = Symbol('API_DOCUMENT');
@@ -96,16 +103,19 @@ export const API_DOCUMENT = Symbol('API_DOCUMENT');
  * so there is one builder.
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const { title, description, version } = apiDocumentOf(app);
-  return SwaggerModule.createDocument(
+  const api = apiDocumentOf(app);
+  const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
-      .setTitle(title)
-      .setDescription(description)
-      .setVersion(version)
+      .setTitle(api.title)
+      .setDescription(api.description)
+      .setVersion(api.version)
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
       .build(),
+    { extraModels: api.extraModels?.() ?? [] },
   );
+  api.amend?.(document);
+  return document;
 }
 
 function apiDocumentOf(app: INestApplication): ApiDocument {
