@@ -1,6 +1,6 @@
 // `npm run bench`: the accept path, end to end, the HTTP and COPY ceilings and peak memory, measured in one run on
 // this machine; writes <out>/latest.json, latest.md and latest.svg. `--smoke` runs every stage for a moment (CI).
-// See USAGE in options.ts and the README's Performance section.
+// See USAGE in options.ts and docs/performance.md.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';

@@ -1,11 +1,16 @@
 // Runs the compiled unit (*.spec.js) and end-to-end (*.e2e-spec.js) tests with Node's test runner.
-// Usage: node scripts/run-tests.mjs [unit|e2e|runtime]   (default: all of them)
+// Usage: node scripts/run-tests.mjs [unit|e2e|runtime]   (default: all of them, the unit files first)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 
 const which = process.argv[2] ?? 'all';
+if (!['all', 'unit', 'e2e', 'runtime'].includes(which)) {
+  console.error(`unknown mode ${which}: node scripts/run-tests.mjs [unit|e2e|runtime]`);
+  process.exit(2);
+}
 // `runtime`, for the other Node versions CI runs: every unit test, and the end-to-end files whose behaviour rests on
 // what changes from one Node release to the next (HTTP parsing and errors, sockets and timeouts, zlib, TLS, signals
 // and child processes, worker threads of the log transport, fetch, WebAssembly). The long fault-injection and
@@ -39,40 +44,59 @@ if (files.length === 0) {
 }
 files.sort();
 
-// The Swagger UI test drives Debian's Chromium. On a fresh machine where we are root, install it, so that
-// `npm ci && npm test` is all the setup the tests need; elsewhere that test explains how to install it.
-if (files.some((file) => file.endsWith('swagger-ui.e2e-spec.js')) && !existsSync('/usr/bin/chromium') && process.getuid?.() === 0) {
-  console.log('installing Debian chromium for the Swagger UI test (apt-get)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
-}
 // One file at a time: end-to-end files share the machine's PostgreSQL and Redis (each with its own database and prefix).
 // A test that hangs fails after 5 minutes instead of holding CI until its limit, and the whole run is bounded too.
 // No --test-force-exit: on Node 20 it ends a file's process while some of its tests are still queued, and those tests
 // then neither run nor fail (the count of tests changed from run to run). Every file closes what it opens instead.
+// The unit files run first, on their own, under scripts/no-services.mjs: a unit test that connects to Redis or
+// PostgreSQL fails. Then the end-to-end files, against the real services.
 const RUN_LIMIT_MS = 20 * 60 * 1000;
-const e2e = files.some((file) => file.endsWith('.e2e-spec.js'));
-// The check belongs to the whole suite (npm test) and to the end-to-end files run alone. The runtime subsets CI runs on
-// other Node versions repeat files whose cleanup the whole suite has already checked.
-const before = e2e && which !== 'runtime' ? await redisKeys() : undefined;
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files], {
-  stdio: 'inherit',
-  timeout: RUN_LIMIT_MS,
-  killSignal: 'SIGKILL',
-});
-if (result.error !== undefined) console.error(`tests stopped: ${result.error.message} (limit ${RUN_LIMIT_MS / 60000} min)`);
-if (result.status === 0 && before !== undefined) {
-  // Tests share the machine's Redis: each removes the keys it created. A key that appeared during the run and is still
-  // there is one a test (or the code it ran) left behind.
-  const left = [...(await redisKeys())].filter((key) => !before.has(key));
-  if (left.length > 0) {
-    console.error(`the tests left ${left.length} keys in the shared Redis (db:key):\n  ${left.slice(0, 20).join('\n  ')}`);
-    process.exit(1);
-  }
-  console.log('# the shared Redis holds no key the tests created');
+const deadline = Date.now() + RUN_LIMIT_MS;
+const unitFiles = files.filter((file) => !file.endsWith('.e2e-spec.js'));
+const e2eFiles = files.filter((file) => file.endsWith('.e2e-spec.js'));
+const statuses = [];
+if (unitFiles.length > 0) {
+  const guard = `--import=${pathToFileURL(join(import.meta.dirname, 'no-services.mjs')).href}`;
+  const NODE_OPTIONS = [process.env.NODE_OPTIONS, guard].filter(Boolean).join(' ');
+  console.log(`# unit tests: ${unitFiles.length} files, no Redis or PostgreSQL (scripts/no-services.mjs)`);
+  statuses.push(runFiles(unitFiles, { ...process.env, NODE_OPTIONS }));
 }
-process.exit(result.status ?? 1);
+if (e2eFiles.length > 0) {
+  // The check belongs to the whole suite (npm test) and to the end-to-end files run alone. The runtime subsets CI runs
+  // on other Node versions repeat files whose cleanup the whole suite has already checked.
+  const before = which !== 'runtime' ? await redisKeys() : undefined;
+  console.log(`# end-to-end tests: ${e2eFiles.length} files, against the machine's Redis and PostgreSQL`);
+  const status = runFiles(e2eFiles, process.env);
+  statuses.push(status);
+  if (status === 0 && before !== undefined) {
+    // Tests share the machine's Redis: each removes the keys it created. A key that appeared during the run and is
+    // still there is one a test (or the code it ran) left behind.
+    const left = [...(await redisKeys())].filter((key) => !before.has(key));
+    if (left.length > 0) {
+      console.error(`the tests left ${left.length} keys in the shared Redis (db:key):\n  ${left.slice(0, 20).join('\n  ')}`);
+      process.exit(1);
+    }
+    console.log('# the shared Redis holds no key the tests created');
+  }
+}
+process.exit(statuses.find((status) => status !== 0) ?? 0);
+
+/** Runs `files` with Node's test runner, one at a time, within what is left of the run's time limit; its exit status. */
+function runFiles(files, env) {
+  const timeout = Math.max(deadline - Date.now(), 1);
+  const result = spawnSync(
+    process.execPath,
+    ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', ...files],
+    {
+      stdio: 'inherit',
+      env,
+      timeout,
+      killSignal: 'SIGKILL',
+    },
+  );
+  if (result.error !== undefined) console.error(`tests stopped: ${result.error.message} (limit ${RUN_LIMIT_MS / 60000} min for the run)`);
+  return result.status ?? 1;
+}
 
 /** Every key of every database of the shared Redis (the end-to-end tests' REDIS_URL), as "db:key". */
 async function redisKeys() {

@@ -103,16 +103,29 @@ interface Stack {
   accepted: Answer[];
 }
 
+/** Starts processes side by side. When one fails to start, the others that did are stopped before the error is thrown. */
+async function startAll(starting: Promise<ServiceProcess>[]): Promise<ServiceProcess[]> {
+  const results = await Promise.allSettled(starting);
+  const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(started.map((service) => service.stop()));
+    throw failed.reason;
+  }
+  return started;
+}
+
 /** Database, queue prefix and the three processes, with the Redis or the PostgreSQL link going through a proxy. */
 function describeStack(title: string, through: 'redis' | 'postgres', scenarios: (stack: () => Stack) => void): void {
   describe(title, { timeout: 600_000 }, () => {
     let stack: Stack | undefined;
-    let drop: () => Promise<void>;
+    let proxy: TcpProxy | undefined;
+    let drop: (() => Promise<void>) | undefined;
     const prefix = `partition-${randomUUID().slice(0, 8)}`;
     before(async () => {
       const database = await createTestDatabase();
       drop = () => database.drop();
-      const proxy = await TcpProxy.start(through === 'redis' ? 6379 : 5432);
+      proxy = await TcpProxy.start(through === 'redis' ? 6379 : 5432);
       const env = {
         DATABASE_URL: through === 'postgres' ? database.url.replace(':5432/', `:${proxy.port}/`) : database.url,
         REDIS_URL: through === 'redis' ? `redis://127.0.0.1:${proxy.port}` : REDIS_URL,
@@ -124,7 +137,7 @@ function describeStack(title: string, through: 'redis' | 'postgres', scenarios: 
         // A job whose lock lapsed during the fault is taken up again soon after.
         WORKER_LOCK_DURATION_MS: '2000',
       };
-      const [allInOne, gateway, worker] = await Promise.all([
+      const [allInOne, gateway, worker] = await startAll([
         startService('all-in-one', env),
         startService('gateway', env),
         startService('worker', env),
@@ -132,11 +145,10 @@ function describeStack(title: string, through: 'redis' | 'postgres', scenarios: 
       stack = { db: new Pool({ connectionString: database.url, max: 2 }), proxy, allInOne, gateway, worker, accepted: [] };
     });
     after(async () => {
-      if (stack !== undefined) {
-        await Promise.all([stack.allInOne.stop(), stack.gateway.stop(), stack.worker.stop()]);
-        await stack.proxy.cut();
-        await stack.db.end();
-      }
+      // Whatever before() got to: the proxy is closed even when a process failed to start.
+      if (stack !== undefined) await Promise.all([stack.allInOne.stop(), stack.gateway.stop(), stack.worker.stop()]);
+      await proxy?.cut();
+      await stack?.db.end();
       await drop?.();
       const redis = new Redis(REDIS_URL);
       await deletePrefix(redis, prefix);

@@ -1,67 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { deletePrefix } from '../../../support/local-services';
 import { fastFailRedisOptions, loadConfig, Metrics } from '#platform';
 import { BufferedEvents } from './buffered-events';
-import { bufferedEventsKey } from './ingest-queue';
 import { PipelineMetrics } from './pipeline-metrics';
 
-// Against the real Redis (127.0.0.1:6379), under a prefix of its own that is removed afterwards.
-const REDIS_URL = 'redis://127.0.0.1:6379';
+// No Redis here: reserving and releasing run against the real Redis in test/buffered-events.e2e-spec.ts.
 
 describe('BufferedEvents: reserve and release, once per batch', () => {
-  const prefix = `unit-buffered-${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({ NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: prefix, BUFFER_MAX_EVENTS: '10' });
-  let redis: Redis;
-  let buffered: BufferedEvents;
-  const counter = () => redis.get(bufferedEventsKey(prefix)).then((value) => Number(value ?? 0));
-
-  before(() => {
-    redis = new Redis(REDIS_URL);
-    buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
-  });
-  after(async () => {
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-  });
-
-  it('counts a batch once and releases it once, however often either is sent', async () => {
-    const start = await counter();
-    const batch = randomUUID();
-    assert.deepEqual(await buffered.reserve(batch, 3), { accepted: true, buffered: start + 3 });
-    assert.deepEqual(await buffered.reserve(batch, 3), { accepted: true, buffered: start + 3 }, 'a repeated reservation counts nothing');
-    assert.equal(await buffered.release(batch, 3), true);
-    assert.equal(await buffered.release(batch, 3), false);
-    assert.equal(await counter(), start);
-  });
-
-  it('releasing a batch that was never reserved (its reservation was lost) changes nothing', async () => {
-    const start = await counter();
-    assert.equal(await buffered.release(randomUUID(), 5), false);
-    assert.equal(await counter(), start);
-  });
-
-  it('refuses a batch that would pass BUFFER_MAX_EVENTS, and counts nothing for it', async () => {
-    const start = await counter();
-    const first = randomUUID();
-    assert.equal((await buffered.reserve(first, 10 - start)).accepted, true);
-    const refused = randomUUID();
-    assert.deepEqual(await buffered.reserve(refused, 1), { accepted: false, buffered: 10 });
-    assert.equal(await buffered.release(refused, 1), false, 'nothing reserved, nothing to release');
-    assert.equal(await buffered.release(first, 10 - start), true);
-    assert.equal(await counter(), start);
-  });
-
-  it('releases a job queued before reservations once, by its released marker', async () => {
-    const batch = randomUUID();
-    await redis.incrby(bufferedEventsKey(prefix), 4);
-    const start = await counter();
-    assert.equal(await buffered.release(batch, 4, true), true);
-    assert.equal(await buffered.release(batch, 4, true), false);
-    assert.equal(await counter(), start - 4);
-  });
+  const config = loadConfig({ NODE_ENV: 'test', BUFFER_MAX_EVENTS: '10' });
 
   it('counts a release that fails in buffered_release_failures_total, and rethrows it', async () => {
     const metrics = new PipelineMetrics(new Metrics());

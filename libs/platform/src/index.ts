@@ -37,7 +37,8 @@ export { DURATION_BUCKETS_SECONDS, METRICS_PREFIX, Metrics } from './metrics/met
 export { normalizeAddress } from './net/client-address';
 export { IpRateLimited } from './rate-limit/ip-rate-limit';
 export { applyRateLimit, refuseOverEventLimit } from './rate-limit/rate-limit-reply';
-export { RateLimiter } from './rate-limit/token-bucket';
+export { RateLimiter, rateLimitKey } from './rate-limit/token-bucket';
+export type { RateLimitDecision } from './rate-limit/token-bucket';
 export { InjectRedis, REDIS_CLIENT } from './redis/redis-client.module';
 export { fastFailRedisOptions, redisOptionsFromUrl, workerRedisOptions } from './redis/redis-options';
 export { DeadlineExceeded, valueWithin, withDeadline } from './time/deadline';

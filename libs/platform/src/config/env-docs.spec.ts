@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 
 // Keeps the documentation of the environment in step with the code: every variable the configuration reads is in
-// .env.example and in the README's configuration table, and .env.example lists nothing the code does not read.
+// .env.example and in the configuration table of docs/configuration.md, and .env.example lists nothing the code does
+// not read.
 
 function repositoryRoot(): string {
   let dir = __dirname;
@@ -40,13 +41,14 @@ function envExampleKeys(): Set<string> {
   return new Set([...text.matchAll(/^[ \t]*#?[ \t]*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]));
 }
 
-/** The README's `## Configuration` section, up to the next second-level heading. */
-function readmeConfigurationSection(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Configuration\n');
-  assert.ok(start >= 0, 'README.md has a "## Configuration" section');
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end < 0 ? undefined : end);
+/** The table of docs/configuration.md: the text before its first second-level heading. */
+function configurationTable(): string {
+  const text = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  assert.ok(text.startsWith('# Configuration\n'), 'docs/configuration.md starts with "# Configuration"');
+  const end = text.indexOf('\n## ');
+  const table = text.slice(0, end < 0 ? undefined : end);
+  assert.match(table, /^\| Variable +\|/m, 'docs/configuration.md has its table of variables before its first "## " heading');
+  return table;
 }
 
 describe('environment variables are documented', () => {
@@ -79,9 +81,9 @@ describe('environment variables are documented', () => {
     assert.deepEqual(unknown, [], `not read by libs/platform/src/config: ${unknown.join(', ')}`);
   });
 
-  it("the README's configuration table names every variable the configuration reads", () => {
-    const section = readmeConfigurationSection();
+  it('the configuration table of docs/configuration.md names every variable the configuration reads', () => {
+    const section = configurationTable();
     const missing = [...read].filter((name) => !section.includes(`\`${name}\``));
-    assert.deepEqual(missing, [], `add to the README's Configuration table: ${missing.join(', ')}`);
+    assert.deepEqual(missing, [], `add to the table in docs/configuration.md: ${missing.join(', ')}`);
   });
 });

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiResponse, HeadersObject } from '@nestjs/swagger';
-import { ErrorBody, errorBody, ErrorDetail } from './api-error';
+import { errorBody, ErrorBody, ErrorDetail } from './api-error';
 import { ErrorReason, ErrorStatus, reasonMeaning, reasonOf } from './error-reasons';
 
 // The error envelope (ErrorBody) as the OpenAPI document describes it: one schema, which every error response of

@@ -7,7 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { describeError } from '../logging/describe-error';
 import { SecurityEventLog } from '../logging/security-event-log';
-import { ApiError, ErrorBody, errorBody, statusCode } from './api-error';
+import { ApiError, errorBody, ErrorBody, statusCode } from './api-error';
 import { bodyTooLarge, ErrorReason } from './error-reasons';
 import { REFUSAL_OBSERVER, RefusalObserver } from './refusal-observer';
 
