@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { Logger, LoggerService } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { ApiError } from '../errors/api-error';
@@ -55,15 +55,25 @@ describe('HealthController (Terminus under our answer)', () => {
   it('answers 503 naming what is down, within the deadline when a dependency hangs, and logs nothing', async () => {
     answers.redis = () => new Promise(() => undefined);
     answers.database = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    // The clock is ours: only the check's deadline (1 s) can end a probe that never answers.
+    mock.timers.enable({ apis: ['setTimeout'] });
     try {
-      const started = Date.now();
-      const error = await refusal(controller.ready());
-      assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms`);
+      let settled = false;
+      const answer = refusal(controller.ready()).finally(() => (settled = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      mock.timers.tick(999);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, 'still waiting for Redis before the deadline');
+      mock.timers.tick(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, true, 'answered at the deadline');
+      const error = await answer;
       assert.equal(error.getStatus(), 503);
       assert.deepEqual(error.getResponse(), { error: { code: 'SERVICE_UNAVAILABLE', message: 'not_ready: redis, database down' } });
       assert.deepEqual(error.headers, { 'retry-after': '5' });
       assert.deepEqual(logged, [], 'an outage is said by the clients, not by every probe');
     } finally {
+      mock.timers.reset();
       answers.redis = () => Promise.resolve('PONG');
       answers.database = () => Promise.resolve([]);
     }

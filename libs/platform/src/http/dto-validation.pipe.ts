@@ -12,8 +12,10 @@ import { VALIDATOR_OPTIONS } from './validator-options';
 const SCALAR_TYPES: ReadonlySet<unknown> = new Set([String, Boolean, Number, Array, Object]);
 
 /**
- * The global validation pipe: class-validator DTOs are the source of truth, unknown properties are refused
- * everywhere, and every failing field is reported with its path in bracket form (`events[1].type`).
+ * The global validation pipe: a body is accepted when it passes its DTO's @Precheck, then the DTO's class-validator
+ * decorators under VALIDATOR_OPTIONS (unknown properties refused everywhere, nested customdata DTOs included), whether
+ * the fast path or class-transformer builds the instance. Every failing field is reported with its path in bracket
+ * form (`events[1].type`).
  */
 @Injectable()
 export class DtoValidationPipe implements PipeTransform {
