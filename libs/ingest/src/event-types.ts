@@ -11,8 +11,8 @@ export interface EventTypeDefinition {
 
 /**
  * The event-type catalogue. Adding a type is one entry here (plus, optionally, a customdata DTO): validation reads it,
- * and the OpenAPI document lists its names and descriptions. The worker does not: it stores whatever type the gateway
- * accepted.
+ * and the OpenAPI document lists its names, descriptions and customdata schemas (EVENT_TYPES_IN_OPENAPI). The worker
+ * does not: it stores whatever type the gateway accepted.
  */
 export const EVENT_TYPES = {
   SessionStarted: { description: 'The player opened the game.' },

@@ -36,7 +36,7 @@ export { SecurityEventLog } from './logging/security-event-log';
 export { DURATION_BUCKETS_SECONDS, METRICS_PREFIX, Metrics } from './metrics/metrics';
 export { normalizeAddress } from './net/client-address';
 export { IpRateLimited } from './rate-limit/ip-rate-limit';
-export { applyRateLimit, refuseOverEventLimit } from './rate-limit/rate-limit-reply';
+export { applyRateLimit } from './rate-limit/rate-limit-reply';
 export { RateLimiter, rateLimitKey } from './rate-limit/token-bucket';
 export type { RateLimitDecision } from './rate-limit/token-bucket';
 export { InjectRedis, REDIS_CLIENT } from './redis/redis-client.module';

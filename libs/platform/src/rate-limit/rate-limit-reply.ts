@@ -44,12 +44,3 @@ export function applyRateLimit(reply: FastifyReply, decision: RateLimitDecision)
   }
   if (!decision.allowed) throw new ApiError(HttpStatus.TOO_MANY_REQUESTS, 'rate_limited', undefined, rateLimitHeaders(decision));
 }
-
-/**
- * Refuses a request whose events the player's event bucket cannot take (429 with Retry-After). Its RateLimit-*
- * headers stay those of the request buckets: they count requests, this one counts events.
- */
-export function refuseOverEventLimit(decision: RateLimitDecision): void {
-  if (!decision.enforced || decision.allowed) return;
-  throw new ApiError(HttpStatus.TOO_MANY_REQUESTS, 'rate_limited', undefined, { 'retry-after': String(decision.retryAfterSeconds) });
-}

@@ -99,11 +99,12 @@ export const RATE_LIMIT_DEADLINE_MS = 250;
  */
 export const RATE_LIMIT_PAUSE_MS = 1000;
 
-export type RateLimitSubject = 'sub' | 'ip' | 'events';
-
-/** `<prefix>:ratelimit:sub:<sub>`, `…:ip:<address>` and `…:events:<sub>`: under the queue prefix, like every key. */
-export function rateLimitKey(prefix: string, subject: RateLimitSubject, id: string): string {
-  return `${prefix}:ratelimit:${subject}:${id}`;
+/**
+ * `<prefix>:ratelimit:<kind>:<id>`, under the queue prefix like every key. Kinds: `sub` and `ip` here, and a library's
+ * own besides (ingest's `events`).
+ */
+export function rateLimitKey(prefix: string, kind: string, id: string): string {
+  return `${prefix}:ratelimit:${kind}:${id}`;
 }
 
 /** Token buckets in Redis, shared by every gateway instance. */
@@ -130,16 +131,6 @@ export class RateLimiter {
     return this.consume(rateLimitKey(prefix, 'sub', sub), perSubPerSecond, perSubBurst);
   }
 
-  /**
-   * The per-player event bucket (RATE_LIMIT_EVENTS_PER_SUB_*): a batch takes one token per event, so that a few
-   * players cannot fill the buffer all players share (BUFFER_MAX_EVENTS) with full batches within their request limit.
-   */
-  consumeEventsForSub(sub: string, events: number): Promise<RateLimitDecision> {
-    const { prefix } = this.config.queue;
-    const { eventsPerSubPerSecond, eventsPerSubBurst } = this.config.rateLimit;
-    return this.consume(rateLimitKey(prefix, 'events', sub), eventsPerSubPerSecond, eventsPerSubBurst, Math.min(events, eventsPerSubBurst));
-  }
-
   /** The per-client-address bucket (RATE_LIMIT_PER_IP_*). */
   consumeForIp(address: string): Promise<RateLimitDecision> {
     const { prefix } = this.config.queue;
@@ -148,7 +139,7 @@ export class RateLimiter {
   }
 
   /**
-   * Takes one token from the bucket at `key`. A rate of 0 switches the limit off without touching Redis. Never
+   * Takes `cost` tokens from the bucket at `key` (rateLimitKey). A rate of 0 switches the limit off without touching Redis. Never
    * rejects: when Redis fails or is slower than RATE_LIMIT_DEADLINE_MS the request passes, unreported, and so do the
    * requests of the next RATE_LIMIT_PAUSE_MS without asking Redis.
    */
