@@ -36,7 +36,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.cts', '**/*.mts'],
+    languageOptions: { parser: tseslint.parser },
     plugins: { playsmart: libraryBoundaries },
     rules: { 'playsmart/library-boundaries': 'error' },
   },

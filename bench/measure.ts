@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { bufferedEventsKey, INGEST_QUEUE } from '#pipeline';
+import { INGEST_QUEUE } from '#contract';
+import { bufferedEventsKey } from '#pipeline';
 import { EVENTS_PER_BATCH } from './fixtures';
 import type { LoadResult } from './load-protocol';
 import { round, slope } from './stats';

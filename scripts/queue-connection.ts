@@ -1,6 +1,5 @@
 import { Queue } from 'bullmq';
-import { IngestBatchJobData } from '#contract';
-import { INGEST_QUEUE } from '#pipeline';
+import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import { fastFailRedisOptions, QueueConfig, redisOptionsFromUrl, withDeadline } from '#platform';
 
 const CONNECT_WITHIN_MS = 5000;

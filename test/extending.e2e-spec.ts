@@ -14,7 +14,7 @@ import { AppModule } from '../src/app.module';
 import { addPricedEventType, PRICED_TYPE } from '../support/test-event-type';
 import { bootTestApp, exampleBatch, postEvents, TestApp, tokenFor } from './support/test-app';
 
-// docs/extending.md says what adding a field to an event takes. This file does it with a test-only field, `level_id`,
+// docs/extending.md says what adding a field to an event takes. This file does it with a test-only field, `test_level_id`,
 // on copies of the shapes, and follows one event through every layer the field must cross: validation (which refuses
 // a field the DTO does not declare), the job (which carries the body's text), the worker's decoding (which keeps only
 // the fields of the column table) and the INSERT (which writes only the columns of that table).
@@ -22,15 +22,15 @@ import { bootTestApp, exampleBatch, postEvents, TestApp, tokenFor } from './supp
 // document.
 
 interface ExtendedEvent extends AcceptedEvent {
-  level_id?: string;
+  test_level_id?: string;
 }
 
 class ExtendedEventDto extends IngestEventDto implements ExtendedEvent {
   @ApiPropertyOptional({ example: 'forest-3', maxLength: 64 })
-  @ValidateIf((event: ExtendedEventDto) => event.level_id !== undefined)
+  @ValidateIf((event: ExtendedEventDto) => event.test_level_id !== undefined)
   @IsString()
   @MaxLength(64)
-  level_id?: string;
+  test_level_id?: string;
 }
 const extendedDtoChecked: SameKeys<ExtendedEventDto, ExtendedEvent> = true;
 
@@ -42,14 +42,14 @@ class ExtendedBatchDto extends IngestBatchDto {
 
 const EXTENDED_COLUMNS = {
   ...EVENT_COLUMNS,
-  level_id: { column: 'level_id', type: 'text', value: (event: ExtendedEvent) => event.level_id ?? null },
+  test_level_id: { column: 'test_level_id', type: 'text', value: (event: ExtendedEvent) => event.test_level_id ?? null },
 } as const satisfies EventColumns<ExtendedEvent>;
 
 describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 }, () => {
   let t: TestApp;
   before(async () => {
     t = await bootTestApp();
-    await t.db.query('ALTER TABLE events ADD COLUMN level_id text');
+    await t.db.query('ALTER TABLE events ADD COLUMN test_level_id text');
   });
   after(() => t.close());
 
@@ -57,20 +57,20 @@ describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 },
     assert.equal(extendedDtoChecked, true);
     const user = `extending-${randomUUID()}`;
     const body = exampleBatch(user) as { events: Array<Record<string, unknown>> };
-    body.events[0].level_id = 'forest-3';
+    body.events[0].test_level_id = 'forest-3';
     const pipe = new DtoValidationPipe(t.config);
 
     // Before the DTO declares it, the field is refused, not dropped.
     await assert.rejects(pipe.transform(structuredClone(body), { type: 'body', metatype: IngestBatchDto }), (error: unknown) => {
       assert.ok(error instanceof ApiError);
-      assert.deepEqual(error.details, [{ field: 'events[0].level_id', message: 'property level_id should not exist' }]);
+      assert.deepEqual(error.details, [{ field: 'events[0].test_level_id', message: 'property test_level_id should not exist' }]);
       return true;
     });
     const validated = (await pipe.transform(structuredClone(body), { type: 'body', metatype: ExtendedBatchDto })) as ExtendedBatchDto;
-    assert.equal(validated.events[0].level_id, 'forest-3');
+    assert.equal(validated.events[0].test_level_id, 'forest-3');
     await assert.rejects(
-      pipe.transform({ ...body, events: [{ ...body.events[0], level_id: 7 }] }, { type: 'body', metatype: ExtendedBatchDto }),
-      (error: unknown) => error instanceof ApiError && error.details?.[0]?.field === 'events[0].level_id',
+      pipe.transform({ ...body, events: [{ ...body.events[0], test_level_id: 7 }] }, { type: 'body', metatype: ExtendedBatchDto }),
+      (error: unknown) => error instanceof ApiError && error.details?.[0]?.field === 'events[0].test_level_id',
     );
 
     // The gateway queues the body's text as it was validated; the worker decodes it with the column table.
@@ -92,7 +92,7 @@ describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 },
     );
     const batch = decodeBatchJob<ExtendedEvent>(job, EXTENDED_COLUMNS);
     assert.deepEqual(
-      batch.events.map((event) => event.level_id),
+      batch.events.map((event) => event.test_level_id),
       ['forest-3', ...body.events.slice(1).map(() => null)],
     );
 
@@ -100,15 +100,15 @@ describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 },
     const [{ inserted }] = (await t.db.query<{ inserted: number }>(insertBatchStatement(columns), insertBatchParameters(batch, columns)))
       .rows;
     assert.equal(inserted, body.events.length);
-    const { rows } = await t.db.query<{ type: string; level_id: string | null }>(
-      'SELECT type, level_id FROM events WHERE user_id = $1 ORDER BY occurred_at',
+    const { rows } = await t.db.query<{ type: string; test_level_id: string | null }>(
+      'SELECT type, test_level_id FROM events WHERE user_id = $1 ORDER BY occurred_at',
       [user],
     );
     assert.deepEqual(
-      rows.find((row) => row.level_id !== null),
-      { type: body.events[0].type, level_id: 'forest-3' },
+      rows.find((row) => row.test_level_id !== null),
+      { type: body.events[0].type, test_level_id: 'forest-3' },
     );
-    assert.equal(rows.filter((row) => row.level_id === null).length, body.events.length - 1);
+    assert.equal(rows.filter((row) => row.test_level_id === null).length, body.events.length - 1);
   });
 });
 

@@ -59,6 +59,21 @@ describe('library boundaries (lint)', () => {
     }
   });
 
+  it('refuses every other way of naming a module: import() as a value or a type, require, augmentation, absolute path', async () => {
+    const ways = [
+      "export type X = import('#ingest').IngestEventDto;",
+      'export const load = () => import(`#ingest`);',
+      "import x = require('#ingest');",
+      "const y = require('#ingest');",
+      "declare module '../../ingest/src/ingest.module' { interface IngestModule { z: number } }",
+      `import { IngestModule } from '${join(process.cwd(), 'libs/ingest/src/ingest.module')}';`,
+    ];
+    for (const code of ways) {
+      const [message] = await problems('libs/platform/src/x.ts', code);
+      assert.match(message ?? '', /platform may not depend on ingest|reaches into libs\/ingest/, code);
+    }
+  });
+
   it("refuses a library's own alias inside it, and an alias that is no library", async () => {
     assert.match((await problems('libs/contract/src/x.ts', "import { EventStore } from '#contract';"))[0], /by relative path/);
     assert.match((await problems('apps/worker/src/x.ts', "import { x } from '#common';"))[0], /'#common' is no library/);

@@ -4,7 +4,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Queue, Worker } from 'bullmq';
 import type { LightMyRequestResponse } from 'fastify';
-import { INGEST_QUEUE } from '#pipeline';
+import { INGEST_QUEUE } from '#contract';
 import { workerRedisOptions } from '#platform';
 import { ReceiptRetention } from '#worker';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';

@@ -1,7 +1,8 @@
 // The libraries under libs/ and the only direction their dependencies may take (ESLint rule
 // `playsmart/library-boundaries`, in eslint.config.mjs). A library imports another by its alias (`#platform`), never
 // by a path into its files, and only one listed here; a library's own files import each other by relative path.
-import { dirname, relative, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
 export const LIBRARY_DEPENDENCIES = {
   platform: [],
@@ -13,11 +14,20 @@ export const LIBRARY_DEPENDENCIES = {
   persistence: ['platform', 'contract'],
 };
 
-const ROOT = dirname(dirname(new URL(import.meta.url).pathname));
+const ROOT = dirname(import.meta.dirname);
+
+/** A path as it is on disk: a symbolic link inside a library does not lead out of it unnoticed. */
+function real(path) {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 /** The library a repository path belongs to ('libs/ingest/src/x.ts' → 'ingest'), or undefined. */
 function libraryOf(path) {
-  const parts = relative(ROOT, path).split(sep);
+  const parts = relative(ROOT, real(path)).split(sep);
   return parts[0] === 'libs' && parts.length > 2 ? parts[1] : undefined;
 }
 
@@ -45,7 +55,7 @@ const rule = {
         }
         return;
       }
-      if (!source.startsWith('.')) return;
+      if (!source.startsWith('.') && !isAbsolute(source)) return;
       const target = libraryOf(resolve(dirname(file), source));
       if (target !== undefined && target !== own) {
         context.report({ node, message: `'${source}' reaches into libs/${target}: import its public API from '#${target}'` });
@@ -57,11 +67,23 @@ const rule = {
         context.report({ node, message: `'${source}' leaves libs/${own}: a library imports only its own files and other libraries` });
       }
     }
+    // Every way TypeScript names another module: import and export, import() as a value and as a type, require and
+    // `import x = require()`, and `declare module '…'` (an augmentation reaches into the module it names).
+    const literal = (node) =>
+      node?.type === 'Literal'
+        ? node.value
+        : node?.type === 'TemplateLiteral' && node.expressions.length === 0
+          ? node.quasis[0].value.cooked
+          : undefined;
     return {
       ImportDeclaration: (node) => check(node, node.source.value),
       ExportNamedDeclaration: (node) => node.source && check(node, node.source.value),
       ExportAllDeclaration: (node) => check(node, node.source.value),
-      ImportExpression: (node) => node.source.type === 'Literal' && check(node, node.source.value),
+      ImportExpression: (node) => check(node, literal(node.source)),
+      TSImportType: (node) => check(node, literal(node.argument?.literal ?? node.argument)),
+      TSExternalModuleReference: (node) => check(node, literal(node.expression)),
+      TSModuleDeclaration: (node) => node.id.type === 'Literal' && check(node, node.id.value),
+      'CallExpression[callee.name="require"]': (node) => check(node, literal(node.arguments[0])),
     };
   },
 };

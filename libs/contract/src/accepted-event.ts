@@ -47,8 +47,9 @@ export function derivedEventId(batchId: string, index: number): string {
 
 /**
  * The columns of `events` that come from the event, in the order the batch INSERT sends them. The others come from
- * the batch (user_id, game_id, received_at, batch_id) or from the database (written_at); a test holds this table,
- * the entity and the migrations to each other.
+ * the batch (user_id, game_id, received_at, batch_id) or from the database (written_at). persistence's
+ * event.entity.spec.ts holds this table and the entity to each other, and operations.e2e-spec.ts the entity and the
+ * migrations.
  */
 export const EVENT_COLUMNS = {
   event_id: {

@@ -1,5 +1,9 @@
 import { AcceptedEvent, EVENT_COLUMNS, EventColumn, EventColumns, StoredEvent } from './accepted-event';
 
+/** The queue the gateway adds a job per accepted batch to, and the worker consumes, and the name of those jobs. */
+export const INGEST_QUEUE = 'ingest-events';
+export const INGEST_BATCH_JOB = 'batch';
+
 /**
  * A queued batch: the body of the accepted request as it arrived (decompressed), and what the gateway adds. The gateway
  * has validated the body and queues its text untouched; the worker decodes it (decodeBatchJob). Serializing the text
@@ -13,9 +17,9 @@ export interface IngestBatchJobData {
   /** How many events the body holds. */
   accepted: number;
   received_at: string;
-  /** JSON text of a body IngestBatchDto accepted. */
+  /** JSON text of the request's body, which the gateway validated. */
   body: string;
-  /** Its events were counted under a reservation (BufferedEvents); false or absent on jobs of earlier versions. */
+  /** Its events were counted under a reservation in the buffered-events counter; false or absent on older jobs. */
   reserved?: boolean;
 }
 

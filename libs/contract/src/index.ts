@@ -1,6 +1,6 @@
 export { EVENT_COLUMNS } from './accepted-event';
 export type { AcceptedEvent, EventColumn, EventColumns, SameKeys } from './accepted-event';
-export { BATCH_JOB_FORMAT, BatchJobFormatError, decodeBatchJob, encodeBatchJob } from './batch-job';
+export { BATCH_JOB_FORMAT, BatchJobFormatError, INGEST_BATCH_JOB, INGEST_QUEUE, decodeBatchJob, encodeBatchJob } from './batch-job';
 export type { IngestBatch, IngestBatchJobData } from './batch-job';
 export { BatchReceiptStore } from './batch-receipt.store';
 export type { StoredBatchReceipt } from './batch-receipt.store';

@@ -1,8 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
-import { BatchReceiptStore, IngestBatchJobData, StoredBatchReceipt } from '#contract';
-import { INGEST_QUEUE } from '#pipeline';
+import { BatchReceiptStore, INGEST_QUEUE, IngestBatchJobData, StoredBatchReceipt } from '#contract';
 import { ApiError, describeError, withDeadline } from '#platform';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
 

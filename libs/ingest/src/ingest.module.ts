@@ -1,7 +1,8 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
-import { INGEST_QUEUE, PipelineModule } from '#pipeline';
+import { INGEST_QUEUE } from '#contract';
+import { PipelineModule } from '#pipeline';
 import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';

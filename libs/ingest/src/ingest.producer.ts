@@ -3,8 +3,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { encodeBatchJob, IngestBatchJobData } from '#contract';
-import { BufferedEvents, INGEST_BATCH_JOB, INGEST_QUEUE, PipelineMetrics } from '#pipeline';
+import { encodeBatchJob, INGEST_BATCH_JOB, INGEST_QUEUE, IngestBatchJobData } from '#contract';
+import { BufferedEvents, PipelineMetrics } from '#pipeline';
 import { ApiError, AppConfig, DeadlineExceeded, describeError, InjectConfig, InjectRedis, OutageLog, withDeadline } from '#platform';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 

@@ -1,6 +1,6 @@
 export { BufferedEvents } from './buffered-events';
 export type { Reservation, ReservedBatch } from './buffered-events';
-export { INGEST_BATCH_JOB, INGEST_QUEUE, bufferedEventsKey, retryWindowMs } from './ingest-queue';
+export { bufferedEventsKey, retryWindowMs } from './ingest-queue';
 export { PipelineMetrics } from './pipeline-metrics';
 export { PipelineModule } from './pipeline.module';
 export { QueueDashboardModule } from './queue-dashboard.module';

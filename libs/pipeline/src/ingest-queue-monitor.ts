@@ -1,8 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { IngestBatchJobData } from '#contract';
+import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import { AppConfig, fastFailRedisOptions, InjectConfig } from '#platform';
-import { INGEST_QUEUE } from './ingest-queue';
 
 /**
  * A handle on the ingest queue for looking at it rather than feeding it: the queue gauges of `/metrics` and Bull Board.

@@ -1,6 +1,4 @@
-/** The ingest queue's name and keys, shared by the producer (gateway) and the processor (worker). */
-export const INGEST_QUEUE = 'ingest-events';
-export const INGEST_BATCH_JOB = 'batch';
+import { INGEST_QUEUE } from '#contract';
 
 /** Redis key (under the queue prefix) counting events accepted but not yet written. */
 export const BUFFERED_EVENTS_KEY = 'buffered-events';

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
+import { INGEST_QUEUE } from '#contract';
 import { AppConfig, InjectConfig, InjectRedis, Metrics, METRICS_PREFIX, valueWithin } from '#platform';
-import { bufferedEventsKey, INGEST_QUEUE } from './ingest-queue';
+import { bufferedEventsKey } from './ingest-queue';
 import { IngestQueueMonitor } from './ingest-queue-monitor';
 
 /** A scrape waits no longer than this for Redis; what did not answer is left out of that scrape. */

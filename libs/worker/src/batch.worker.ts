@@ -1,8 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { EventStore, IngestBatchJobData, StoreConnection, StoreUnavailable } from '#contract';
-import { INGEST_QUEUE, retryWindowMs } from '#pipeline';
+import { EventStore, INGEST_QUEUE, IngestBatchJobData, StoreConnection, StoreUnavailable } from '#contract';
+import { retryWindowMs } from '#pipeline';
 import { AppConfig, describeError, InjectConfig, InjectRedis, OutageLog, workerRedisOptions } from '#platform';
 import { BatchProcessor } from './batch.processor';
 
