@@ -13,7 +13,7 @@ export const CLIENT_CONFIG_CACHE_CONTROL = 'private, max-age=300';
 @ApiBearerAuth()
 @Controller('ingest')
 export class ClientConfigController {
-  constructor(private readonly clientConfig: ClientConfigService) {}
+  constructor(private readonly policy: ClientConfigService) {}
 
   @Get('client-config')
   // Counts against the same per-address and per-player limits as sending.
@@ -40,7 +40,7 @@ export class ClientConfigController {
   @unauthorized()
   @tooManyRequests(['rate_limited'])
   @serviceUnavailable(['shutting_down'])
-  clientConfigAnswer(): ClientConfigDto {
-    return this.clientConfig.answer();
+  clientConfig(): ClientConfigDto {
+    return this.policy.answer();
   }
 }
