@@ -54,6 +54,8 @@ export class ClientConfigService {
       name,
       requires_custom_event_name: eventTypeDefinition(name)?.requiresCustomEventName === true,
     }));
-    return { ...structuredClone(this.fixed), event_types };
+    // In the DTO's order: the policy, then the catalogue, then the rules (a copy: the caller may change it).
+    const { custom_event_name, customdata_limits, timestamp, ...policy } = structuredClone(this.fixed);
+    return { ...policy, event_types, custom_event_name, customdata_limits, timestamp };
   }
 }
