@@ -6,6 +6,8 @@ import { PipelineModule } from '#pipeline';
 import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
+import { ClientConfigController } from './client-config.controller';
+import { ClientConfigService } from './client-config.service';
 import { ingestBodyRules } from './dto/ingest-batch.dto';
 import { INGEST_API_DOCUMENT } from './ingest-api.document';
 import { IngestController } from './ingest.controller';
@@ -17,7 +19,7 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
 
 /**
  * The HTTP side of ingestion: validation, the per-player guards, the controllers, the producer, batch receipts, the
- * count of refused events and the API's document. Registers no processor. Receipts read BatchReceiptStore: the root
+ * count of refused events, the client configuration and the API's document. Registers no processor. Receipts read BatchReceiptStore: the root
  * module imports `PersistenceModule.forRoot(...)` beside this one, and AuthModule, which authenticates the player.
  */
 @Module({
@@ -32,10 +34,11 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
     BullModule.registerQueue({ name: INGEST_QUEUE }),
     PipelineModule,
   ],
-  controllers: [IngestController, BatchesController],
+  controllers: [IngestController, BatchesController, ClientConfigController],
   providers: [
     IngestProducer,
     BatchReceiptService,
+    ClientConfigService,
     SubjectMatchGuard,
     SubjectRateLimitGuard,
     RejectedEventsCounter,

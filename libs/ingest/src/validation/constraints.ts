@@ -32,7 +32,7 @@ export function IsStorableString(min: number, max: number, options?: ValidationO
 }
 
 // 1 to 64 letters, digits, "_", "." and "-", starting with a letter; the u flag counts code points.
-const CUSTOM_EVENT_NAME = /^\p{L}[\p{L}\p{Nd}_.-]{0,63}$/u;
+export const CUSTOM_EVENT_NAME = /^\p{L}[\p{L}\p{Nd}_.-]{0,63}$/u;
 
 /** `customEventName` is required exactly when the event's type asks for it, and refused otherwise. */
 export function IsCustomEventNameForType(options?: ValidationOptions): PropertyDecorator {

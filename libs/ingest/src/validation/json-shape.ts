@@ -9,7 +9,8 @@ export interface JsonShapeLimits {
 }
 
 // Keys that pollute prototypes when a consumer merges the object naively.
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_KEY_NAMES = ['__proto__', 'constructor', 'prototype'] as const;
+const FORBIDDEN_KEYS = new Set<string>(FORBIDDEN_KEY_NAMES);
 
 function isContainer(value: unknown): value is object {
   return typeof value === 'object' && value !== null;

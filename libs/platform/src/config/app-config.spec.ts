@@ -104,6 +104,37 @@ describe('loadConfig', () => {
     for (const value of ['31', '129', '0', '/56', '56.5']) assertRefused({ RATE_LIMIT_IPV6_PREFIX: value }, ['RATE_LIMIT_IPV6_PREFIX']);
   });
 
+  describe('CLIENT_ENABLED, CLIENT_FLUSH_AT and CLIENT_FLUSH_INTERVAL_MS', () => {
+    const DEV: Env = { NODE_ENV: 'development' };
+
+    it('default to sending, 50 events or 10 seconds', () => {
+      assert.deepEqual(loadConfig(DEV).client, { enabled: true, flushAt: 50, flushIntervalMs: 10_000 });
+    });
+
+    it('read the values they are given, up to a full batch and an hour', () => {
+      const env = { ...DEV, CLIENT_ENABLED: 'false', CLIENT_FLUSH_AT: '200', CLIENT_FLUSH_INTERVAL_MS: '3600000' };
+      assert.deepEqual(loadConfig(env).client, { enabled: false, flushAt: 200, flushIntervalMs: 3_600_000 });
+      assert.equal(loadConfig({ ...DEV, CLIENT_ENABLED: '0' }).client.enabled, false);
+      assert.equal(loadConfig({ ...DEV, CLIENT_ENABLED: 'yes' }).client.enabled, true);
+      assert.equal(loadConfig({ ...DEV, CLIENT_FLUSH_AT: '1', CLIENT_FLUSH_INTERVAL_MS: '1000' }).client.flushAt, 1);
+      assert.equal(loadConfig({ ...DEV, CLIENT_FLUSH_INTERVAL_MS: '1000' }).client.flushIntervalMs, 1000);
+    });
+
+    it('refuse anything else, naming the variable', () => {
+      for (const value of ['maybe', 'on', '2']) assertRefused({ ...DEV, CLIENT_ENABLED: value }, ['CLIENT_ENABLED']);
+      for (const value of ['0', '201', '-1', '1.5', 'many']) assertRefused({ ...DEV, CLIENT_FLUSH_AT: value }, ['CLIENT_FLUSH_AT']);
+      for (const value of ['999', '3600001', '0', '10s']) {
+        assertRefused({ ...DEV, CLIENT_FLUSH_INTERVAL_MS: value }, ['CLIENT_FLUSH_INTERVAL_MS']);
+      }
+      const error = assertRefused({ ...DEV, CLIENT_ENABLED: 'x', CLIENT_FLUSH_AT: '0', CLIENT_FLUSH_INTERVAL_MS: '0' }, [
+        'CLIENT_ENABLED',
+        'CLIENT_FLUSH_AT',
+        'CLIENT_FLUSH_INTERVAL_MS',
+      ]);
+      assert.equal(error.problems.length, 3);
+    });
+  });
+
   it('names every bad variable at once', () => {
     const error = assertRefused({ PORT: 'abc', BODY_LIMIT: '1', NODE_ENV: 'staging' }, ['PORT', 'BODY_LIMIT', 'NODE_ENV']);
     assert.equal(error.problems.length, 3);

@@ -120,6 +120,16 @@ export interface HttpServerConfig {
   bodyBytesInFlightPerClient: number;
 }
 
+/** The batching policy GET /ingest/client-config hands the game client library (CLIENT_*). */
+export interface ClientPolicyConfig {
+  /** The kill switch: false tells clients to keep their queue and send nothing until their next check. */
+  enabled: boolean;
+  /** A client sends its queue once it holds this many events (at most a full batch). */
+  flushAt: number;
+  /** …and at the latest this long after the oldest queued event. */
+  flushIntervalMs: number;
+}
+
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -138,6 +148,7 @@ export interface AppConfig {
   database: DatabaseConfig;
   rateLimit: RateLimitConfig;
   receipts: ReceiptConfig;
+  client: ClientPolicyConfig;
   /** Set only when ADMIN_USER and ADMIN_PASSWORD both are: without them Bull Board is not served at all. */
   admin?: AdminConfig;
   /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies to believe (never true). */
@@ -381,6 +392,16 @@ function readHttpServerConfig(reader: EnvReader): HttpServerConfig {
   };
 }
 
+/** The client batching policy (GET /ingest/client-config). Nothing on the server depends on it. */
+function readClientPolicyConfig(reader: EnvReader): ClientPolicyConfig {
+  return {
+    enabled: reader.bool('CLIENT_ENABLED', true),
+    // At most a full batch: 200 events (MAX_EVENTS_PER_BATCH in libs/ingest, which platform cannot import).
+    flushAt: reader.int('CLIENT_FLUSH_AT', 50, 1, 200),
+    flushIntervalMs: reader.int('CLIENT_FLUSH_INTERVAL_MS', 10_000, 1000, 3_600_000),
+  };
+}
+
 /** Both or neither: Bull Board is served only with credentials, and in production only with a real password. */
 function readAdminConfig(reader: EnvReader, isProduction: boolean): AdminConfig | undefined {
   const user = reader.string('ADMIN_USER');
@@ -456,6 +477,7 @@ export function loadConfig(env: Env): AppConfig {
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),
     },
+    client: readClientPolicyConfig(reader),
     admin: readAdminConfig(reader, isProduction),
     trustProxy: readTrustProxy(reader),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
