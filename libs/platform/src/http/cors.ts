@@ -1,0 +1,81 @@
+import fastifyCors, { FastifyCorsOptions } from '@fastify/cors';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CorsOrigins } from '../config/app-config';
+import { AddRouteConfig } from './route-config';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by @CrossOrigin(): browsers on the origins of CORS_ORIGINS may call the route. */
+    playsmartCrossOrigin?: boolean;
+  }
+}
+
+/** Lets browsers on the origins of CORS_ORIGINS call the route (answers its preflights, and CORS headers on its answers). */
+export const CrossOrigin = (): MethodDecorator => AddRouteConfig({ playsmartCrossOrigin: true });
+
+/** What a browser may send: the token, the body's type and coding, and a request id of its own. */
+export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, Content-Encoding, X-Request-Id';
+/** What a page may read of an answer beyond the safelisted headers: the rate limits' and the request id. */
+export const CORS_EXPOSED_HEADERS = 'Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Request-Id';
+/** How long a browser may keep a preflight's answer: 2 hours, Chromium's ceiling (Firefox keeps up to 24). */
+export const CORS_MAX_AGE_SECONDS = 7200;
+
+/**
+ * CORS for the routes marked @CrossOrigin(), with @fastify/cors, from `origins` (CORS_ORIGINS); nothing at all when it
+ * is unset. Registered right after the request context and before the per-address limit, the content-type check and
+ * the early authentication, all onRequest hooks:
+ *
+ * - a preflight (OPTIONS with Origin and Access-Control-Request-Method) from an allowed origin is answered 204 in the
+ *   hook, before any of them: it carries no token and no body, costs a header check, and is not counted against the
+ *   per-address limit (docs/security.md says why);
+ * - an answer to an allowed origin has its CORS headers set before anything can refuse the request, so that the
+ *   page can read every refusal too (429, 415, 401, 413, 400, 503), which keeps the error envelope.
+ *
+ * An origin that is not allowed gets no CORS headers (only `Vary: Origin`), and its preflight a 204 without them,
+ * which the browser refuses. Each route's preflight is an OPTIONS route on the same path, public (no token), whose
+ * Access-Control-Allow-Methods are the methods of the marked routes on that path.
+ */
+export function registerCors(fastify: FastifyInstance, origins: CorsOrigins | undefined): void {
+  if (origins === undefined) return;
+  const allowed = origins === '*' ? () => true : (origin: string) => origins.includes(origin);
+  const methodsByPath = new Map<string, Set<string>>();
+
+  fastify.addHook('onRoute', (route) => {
+    // @fastify/cors answers preflights to paths it does not know with a 404 from this route: no token to ask for.
+    if (route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, playsmartPublic: true };
+    if (route.config?.playsmartCrossOrigin !== true) return;
+    let methods = methodsByPath.get(route.url);
+    if (methods === undefined) {
+      methods = new Set();
+      methodsByPath.set(route.url, methods);
+      // Answers the OPTIONS requests the CORS hook leaves: not preflights, or from an origin that is not allowed.
+      fastify.route({
+        method: 'OPTIONS',
+        url: route.url,
+        config: { playsmartPublic: true },
+        handler: (_request, reply) => reply.code(204).header('allow', [...methods!, 'OPTIONS'].join(', ')).send(),
+      });
+    }
+    for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') methods.add(method);
+  });
+
+  const optionsFor = (request: FastifyRequest): FastifyCorsOptions => {
+    const origin = request.headers.origin;
+    const methods = request.routeOptions.url === undefined ? undefined : methodsByPath.get(request.routeOptions.url);
+    const preflight = request.method === 'OPTIONS';
+    if (methods === undefined || origin === undefined || !allowed(origin)) return { origin: false };
+    // An OPTIONS request without Access-Control-Request-Method is no preflight: the route above answers it.
+    if (preflight && request.headers['access-control-request-method'] === undefined) return { origin: false };
+    return {
+      // The request's own origin, never `*`: caches keep one answer per origin (Vary: Origin).
+      origin,
+      methods: [...methods].join(', '),
+      allowedHeaders: CORS_ALLOWED_HEADERS,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      maxAge: CORS_MAX_AGE_SECONDS,
+      // Bearer tokens, no cookies: Access-Control-Allow-Credentials is never sent.
+      credentials: false,
+    };
+  };
+  void fastify.register(fastifyCors, { hook: 'onRequest', delegator: (request, callback) => callback(null, optionsFor(request)) });
+}
