@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { bootTestApp, exampleBatch, TestApp, tokenFor } from './support/test-app';
 
 const ALLOWED = 'https://play.example.com';
@@ -35,7 +36,13 @@ function preflight(t: TestApp, url: string, origin: string, method: string, from
 
 function post(
   t: TestApp,
-  { origin, token, body, headers = {}, from = freshAddress() }: { origin?: string; token?: string; body?: string; headers?: Record<string, string>; from?: string },
+  {
+    origin,
+    token,
+    body,
+    headers = {},
+    from = freshAddress(),
+  }: { origin?: string; token?: string; body?: string; headers?: Record<string, string>; from?: string },
 ): Promise<LightMyRequestResponse> {
   return t.inject({
     method: 'POST',
@@ -132,7 +139,27 @@ describe('CORS: CORS_ORIGINS set', () => {
   it('answers a preflight to a path without a route 404, not 401', async () => {
     const response = await preflight(t, '/nowhere', ALLOWED, 'POST');
     assert.equal(response.statusCode, 404, response.body);
+    assert.equal(response.json<{ error: { message: string } }>().error.message, 'not_found');
     assert.deepEqual(corsHeaders(response), {});
+  });
+
+  it('never reads the body of an OPTIONS request, and closes its connection', async () => {
+    for (const [url, origin, status] of [
+      ['/ingest/events', OTHER, 204],
+      ['/ingest/events', ALLOWED, 204],
+      ['/nowhere', ALLOWED, 404],
+    ] as const) {
+      // Read, this body would be a 400 (not JSON); unauthenticated, it must not be read at all.
+      const response = await t.inject({
+        method: 'OPTIONS',
+        url,
+        remoteAddress: freshAddress(),
+        headers: { origin, 'content-type': 'application/json' },
+        payload: '{'.repeat(1000),
+      });
+      assert.equal(response.statusCode, status, `${url} from ${origin}: ${response.body}`);
+      assert.equal(response.headers.connection, 'close');
+    }
   });
 
   it('lets an allowed origin read a 202, with the rate-limit headers and the request id exposed', async () => {
@@ -168,7 +195,11 @@ describe('CORS: CORS_ORIGINS set', () => {
 
   it('lets an allowed origin read the refusals of the body parser and the validation: 413, 400', async () => {
     const token = tokenFor('cors-player');
-    const tooLarge = await post(t, { origin: ALLOWED, token, body: JSON.stringify({ ...exampleBatch('cors-player'), pad: 'x'.repeat(4096) }) });
+    const tooLarge = await post(t, {
+      origin: ALLOWED,
+      token,
+      body: JSON.stringify({ ...exampleBatch('cors-player'), pad: 'x'.repeat(4096) }),
+    });
     assert.equal(tooLarge.statusCode, 413, tooLarge.body);
     assertReadableBy(tooLarge, ALLOWED);
     const invalid = await post(t, { origin: ALLOWED, token, body: JSON.stringify({ ...exampleBatch('cors-player'), events: [] }) });
@@ -202,6 +233,23 @@ describe('CORS: CORS_ORIGINS set', () => {
     const metrics = await t.opsInject({ method: 'GET', url: '/metrics', headers: { origin: ALLOWED } });
     assert.equal(metrics.statusCode, 200);
     assert.deepEqual(corsHeaders(metrics), {});
+  });
+});
+
+describe('CORS: the gateway on its own, its buffer full', () => {
+  let t: TestApp;
+  before(async () => {
+    // A gateway alone (nothing drains the buffer), whose buffer holds fewer events than a batch has.
+    t = await bootTestApp({ rootModule: GatewayModule, env: { CORS_ORIGINS: ALLOWED, BUFFER_MAX_EVENTS: '2' } });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  it('lets an allowed origin read a 503 and its Retry-After', async () => {
+    const response = await post(t, { origin: ALLOWED, token: tokenFor('cors-player') });
+    assertReadableError(response, 503, 'buffer_full');
+    assert.match(String(response.headers['retry-after']), /^\d+$/);
   });
 });
 

@@ -1,5 +1,5 @@
 import fastifyCors, { FastifyCorsOptions } from '@fastify/cors';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { CorsOrigins } from '../config/app-config';
 import { AddRouteConfig } from './route-config';
 
@@ -12,6 +12,18 @@ declare module 'fastify' {
 
 /** Lets browsers on the origins of CORS_ORIGINS call the route (answers its preflights, and CORS headers on its answers). */
 export const CrossOrigin = (): MethodDecorator => AddRouteConfig({ playsmartCrossOrigin: true });
+
+/**
+ * An onRequest hook that answers before any body is read (it never lets the request go on), and closes the connection
+ * when the request comes with a body, so that the rest of it is not read either.
+ */
+function answerBeforeTheBody(answer: (reply: FastifyReply) => void): onRequestHookHandler {
+  return (request, reply) => {
+    const withBody = request.headers['transfer-encoding'] !== undefined || (request.headers['content-length'] ?? '0') !== '0';
+    if (withBody) void reply.header('connection', 'close');
+    answer(reply);
+  };
+}
 
 /** What a browser may send: the token, the body's type and coding, and a request id of its own. */
 export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, Content-Encoding, X-Request-Id';
@@ -32,8 +44,9 @@ export const CORS_MAX_AGE_SECONDS = 7200;
  *   page can read every refusal too (429, 415, 401, 413, 400, 503), which keeps the error envelope.
  *
  * An origin that is not allowed gets no CORS headers (only `Vary: Origin`), and its preflight a 204 without them,
- * which the browser refuses. Each route's preflight is an OPTIONS route on the same path, public (no token), whose
- * Access-Control-Allow-Methods are the methods of the marked routes on that path.
+ * which the browser refuses. Each marked path gets an OPTIONS route, public (no token): the CORS hook answers its
+ * preflights with the methods of the marked routes on that path; the route answers the rest. No OPTIONS request has
+ * its body read.
  */
 export function registerCors(fastify: FastifyInstance, origins: CorsOrigins | undefined): void {
   if (origins === undefined) return;
@@ -41,19 +54,31 @@ export function registerCors(fastify: FastifyInstance, origins: CorsOrigins | un
   const methodsByPath = new Map<string, Set<string>>();
 
   fastify.addHook('onRoute', (route) => {
-    // @fastify/cors answers preflights to paths it does not know with a 404 from this route: no token to ask for.
-    if (route.method === 'OPTIONS' && route.url === '*') route.config = { ...route.config, playsmartPublic: true };
+    // @fastify/cors's route for the OPTIONS requests of paths it does not know, whose body Fastify would read: 404 first.
+    if (route.method === 'OPTIONS' && route.url === '*') {
+      route.config = { ...route.config, playsmartPublic: true };
+      route.onRequest = [...[route.onRequest ?? []].flat(), answerBeforeTheBody((reply) => reply.callNotFound())];
+    }
     if (route.config?.playsmartCrossOrigin !== true) return;
     let methods = methodsByPath.get(route.url);
     if (methods === undefined) {
-      methods = new Set();
-      methodsByPath.set(route.url, methods);
-      // Answers the OPTIONS requests the CORS hook leaves: not preflights, or from an origin that is not allowed.
+      const known = new Set<string>();
+      methods = known;
+      methodsByPath.set(route.url, known);
+      // The OPTIONS requests the CORS hook leaves (not preflights, or from an origin that is not allowed): 204 without
+      // CORS headers, answered in a hook, since Fastify reads an OPTIONS request's body before its handler.
       fastify.route({
         method: 'OPTIONS',
         url: route.url,
         config: { playsmartPublic: true },
-        handler: (_request, reply) => reply.code(204).header('allow', [...methods!, 'OPTIONS'].join(', ')).send(),
+        onRequest: answerBeforeTheBody(
+          (reply) =>
+            void reply
+              .code(204)
+              .header('allow', [...known, 'OPTIONS'].join(', '))
+              .send(),
+        ),
+        handler: (_request, reply) => reply.code(204).send(),
       });
     }
     for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') methods.add(method);
