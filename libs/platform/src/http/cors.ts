@@ -34,8 +34,9 @@ export const CORS_MAX_AGE_SECONDS = 7200;
 
 /**
  * CORS for the routes marked @CrossOrigin(), with @fastify/cors, from `origins` (CORS_ORIGINS); nothing at all when it
- * is unset. Registered right after the request context and before the per-address limit, the content-type check and
- * the early authentication, all onRequest hooks:
+ * is unset. Its onRequest hook runs right after the request context (so a preflight has its X-Request-Id and log
+ * lines like any request: not with Nest's `app.enableCors()`, whose hook runs before every hook of ours), and before
+ * the per-address limit, the content-type check and the early authentication:
  *
  * - a preflight (OPTIONS with Origin and Access-Control-Request-Method) from an allowed origin is answered 204 in the
  *   hook, before any of them: it carries no token and no body, costs a header check, and is not counted against the
