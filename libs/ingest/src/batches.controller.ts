@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@ne
 import { isUUID } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { AuthenticatedPlayer, AuthenticationError } from '#auth';
-import { ApiError, ApiErrorResponse, IpRateLimited } from '#platform';
+import { ApiError, ApiErrorResponse, CrossOrigin, IpRateLimited } from '#platform';
 import { RECEIPT_EXAMPLES, serviceUnavailable, tooManyRequests, unauthorized } from './api-examples';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchReceiptDto } from './dto/batch-receipt.dto';
@@ -26,6 +26,7 @@ export class BatchesController {
 
   @Get('batches/:batch_id')
   // Polling counts against the same per-address and per-player limits as sending.
+  @CrossOrigin()
   @IpRateLimited()
   @UseGuards(SubjectRateLimitGuard)
   @ApiOperation({

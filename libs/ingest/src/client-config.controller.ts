@@ -1,6 +1,6 @@
 import { Controller, Get, Header, HttpStatus, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { IpRateLimited } from '#platform';
+import { CrossOrigin, IpRateLimited } from '#platform';
 import { RATE_LIMIT_HEADERS, serviceUnavailable, tooManyRequests, unauthorized } from './api-examples';
 import { ClientConfigService } from './client-config.service';
 import { ClientConfigDto } from './dto/client-config.dto';
@@ -16,6 +16,7 @@ export class ClientConfigController {
   constructor(private readonly policy: ClientConfigService) {}
 
   @Get('client-config')
+  @CrossOrigin()
   // Counts against the same per-address and per-player limits as sending.
   @IpRateLimited()
   @UseGuards(SubjectRateLimitGuard)

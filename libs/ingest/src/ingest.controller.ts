@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponse, bodyTooLarge, IpRateLimited, JsonBodyText } from '#platform';
+import { ApiErrorResponse, bodyTooLarge, CrossOrigin, IpRateLimited, JsonBodyText } from '#platform';
 import { EXAMPLE_BATCH, RATE_LIMIT_HEADERS, serviceUnavailable, tooManyRequests, unauthorized, unsupportedMediaType } from './api-examples';
 import { IngestAcceptedDto } from './dto/ingest-accepted.dto';
 import { IngestBatchDto } from './dto/ingest-batch.dto';
@@ -18,6 +18,8 @@ export class IngestController {
   @Post('events')
   @HttpCode(HttpStatus.ACCEPTED)
   // Per address before authentication (onRequest hook), then per player after it and before the body is looked at.
+  // Browsers on the origins of CORS_ORIGINS may send batches (preflights answered before the token check).
+  @CrossOrigin()
   @IpRateLimited()
   @CountsRejectedEvents()
   @UseGuards(SubjectRateLimitGuard, SubjectMatchGuard)

@@ -18,6 +18,7 @@ export { REFUSAL_OBSERVER } from './errors/refusal-observer';
 export type { RefusalObserver } from './errors/refusal-observer';
 export { ReadinessChecks } from './health/readiness-checks';
 export { acceptedInstance } from './http/dto-fast-path';
+export { CrossOrigin } from './http/cors';
 export { DtoValidationPipe } from './http/dto-validation.pipe';
 export { REQUEST_AUTHENTICATOR } from './http/early-authentication';
 export type { RequestAuthenticator } from './http/early-authentication';

@@ -6,6 +6,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerCustomOptions, SwaggerModule } f
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
 import { answerClientError, answerFrameworkError } from '../errors/error-envelope.filter';
+import { registerCors } from '../http/cors';
 import { registerEarlyAuthentication, REQUEST_AUTHENTICATOR, RequestAuthenticator } from '../http/early-authentication';
 import { GENERIC_JSON_BODY_RULES, JSON_BODY_RULES, JsonBodyRules, registerJsonBodyParser } from '../http/json-body.parser';
 import { requestIdFrom } from '../logging/request-context';
@@ -55,6 +56,8 @@ export function configureApp(app: NestFastifyApplication, options: ConfigureOpti
   const fastify = app.getHttpAdapter().getInstance();
   app.getHttpServer().maxConnections = config.http.maxConnections;
   registerRequestContext(fastify);
+  // CORS_ORIGINS: preflights answered here, before the limits and the token check; CORS headers set before any refusal.
+  registerCors(fastify, config.corsOrigins);
   // The first onRequest hook after the request context: a flood from one address is refused before anything else, body checks included.
   registerIpRateLimit(fastify, app.get(RateLimiter, { strict: false }));
   registerJsonBodyParser(fastify, {

@@ -288,6 +288,40 @@ describe('loadConfig', () => {
     }
   });
 
+  describe('CORS_ORIGINS', () => {
+    const origins = (value: string | undefined, env: Env = { NODE_ENV: 'test' }) => loadConfig({ ...env, CORS_ORIGINS: value }).corsOrigins;
+
+    it('is off when unset or blank, and lists exact origins otherwise', () => {
+      assert.equal(origins(undefined), undefined);
+      assert.equal(origins('  '), undefined);
+      assert.deepEqual(origins(' https://play.example.com, http://localhost:5173 '), ['https://play.example.com', 'http://localhost:5173']);
+      assert.deepEqual(origins('https://play.example.com', PRODUCTION), ['https://play.example.com']);
+    });
+
+    it('takes * outside production only, naming the variable', () => {
+      assert.equal(origins('*'), '*');
+      assert.equal(origins('*', { NODE_ENV: 'development' }), '*');
+      const error = assertRefused({ ...PRODUCTION, CORS_ORIGINS: '*' }, ['CORS_ORIGINS', 'NODE_ENV']);
+      assert.match(error.message, /must not be \*/);
+    });
+
+    it('refuses anything but origins as browsers write them', () => {
+      for (const refused of [
+        'https://play.example.com/',
+        'https://play.example.com/game',
+        'https://Play.Example.com',
+        'https://play.example.com:443',
+        'play.example.com',
+        'ftp://play.example.com',
+        'null',
+        '*,https://play.example.com',
+        ',',
+      ]) {
+        assertRefused({ NODE_ENV: 'test', CORS_ORIGINS: refused }, ['CORS_ORIGINS']);
+      }
+    });
+  });
+
   it("keeps the docs off the players' port and off altogether in production unless asked, operations on 127.0.0.1", () => {
     const production = loadConfig(PRODUCTION);
     assert.deepEqual([production.swaggerEnabled, production.docsPublic], [false, false]);

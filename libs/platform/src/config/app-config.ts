@@ -153,6 +153,8 @@ export interface AppConfig {
   admin?: AdminConfig;
   /** Fastify's trustProxy: false, a hop count, or addresses/CIDRs of the proxies to believe (never true). */
   trustProxy: false | number | string;
+  /** CORS_ORIGINS: the browser origins allowed to call the players' API, `*` (any, outside production), or unset: no CORS. */
+  corsOrigins?: CorsOrigins;
   /** On SIGTERM: how long in-flight requests and the active jobs get before the process exits anyway. */
   shutdownTimeoutMs: number;
 }
@@ -402,6 +404,44 @@ function readClientPolicyConfig(reader: EnvReader): ClientPolicyConfig {
   };
 }
 
+/** Exact `scheme://host[:port]` origins, as browsers send them in `Origin`; or `*`, any origin (never in production). */
+export type CorsOrigins = '*' | readonly string[];
+
+/**
+ * CORS_ORIGINS: a comma-separated list of origins, each compared as a string with the request's `Origin`, so each must
+ * be written as a browser serializes it (lower-case, no default port, no path or trailing slash).
+ */
+function readCorsOrigins(reader: EnvReader, isProduction: boolean): CorsOrigins | undefined {
+  const raw = reader.string('CORS_ORIGINS');
+  if (raw === undefined) return undefined;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) reader.problems.push(`CORS_ORIGINS lists no origin, got "${raw}" (unset it to switch CORS off)`);
+  if (entries.includes('*')) {
+    if (entries.length > 1) reader.problems.push(`CORS_ORIGINS must be either * or a list of origins, got "${raw}"`);
+    if (isProduction) reader.problems.push('CORS_ORIGINS must not be * when NODE_ENV=production: list the origins of your web clients');
+    return '*';
+  }
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== entry) {
+      reader.problems.push(
+        `CORS_ORIGINS must list origins as scheme://host[:port] (http or https, no path or trailing slash)` +
+          (origin === undefined ? `, got "${entry}"` : `: "${entry}" is written "${origin}"`),
+      );
+    }
+  }
+  return entries;
+}
+
 /** Both or neither: Bull Board is served only with credentials, and in production only with a real password. */
 function readAdminConfig(reader: EnvReader, isProduction: boolean): AdminConfig | undefined {
   const user = reader.string('ADMIN_USER');
@@ -480,6 +520,7 @@ export function loadConfig(env: Env): AppConfig {
     client: readClientPolicyConfig(reader),
     admin: readAdminConfig(reader, isProduction),
     trustProxy: readTrustProxy(reader),
+    corsOrigins: readCorsOrigins(reader, isProduction),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     database: {
       ...(databaseUrl === undefined
