@@ -152,6 +152,7 @@ describe('operations: health, documentation and tooling', () => {
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, `${c.data_type}${c.is_nullable === 'YES' ? ' null' : ''}`]));
     assert.deepEqual(byName, {
       batch_id: 'uuid',
+      clock_skew_ms: 'bigint null',
       custom_event_name: 'text null',
       customdata: 'jsonb null',
       event_id: 'uuid',
@@ -162,6 +163,20 @@ describe('operations: health, documentation and tooling', () => {
       user_id: 'text',
       written_at: 'timestamp with time zone',
     });
+    const { rows: batchColumns } = await t.db.query<{ column_name: string; data_type: string; is_nullable: string }>(
+      `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'batches' ORDER BY column_name`,
+    );
+    assert.deepEqual(
+      Object.fromEntries(batchColumns.map((c) => [c.column_name, `${c.data_type}${c.is_nullable === 'YES' ? ' null' : ''}`])),
+      {
+        accepted: 'integer',
+        batch_id: 'uuid',
+        clock_skew_ms: 'bigint null',
+        received_at: 'timestamp with time zone',
+        user_id: 'text',
+        written_at: 'timestamp with time zone',
+      },
+    );
     const { rows: indexes } = await t.db.query<{ indexname: string; indexdef: string }>(
       `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events' ORDER BY indexname`,
     );

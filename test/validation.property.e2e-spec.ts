@@ -274,7 +274,7 @@ const deepNesting = fc
     ([depth, arrays]) => new RawJson(arrays ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + 'null' + '}'.repeat(depth)),
   );
 
-const FIELD_NAMES = ['user_id', 'game_id', 'events', 'type', 'timestamp', 'customEventName', 'customdata', 'event_id'];
+const FIELD_NAMES = ['user_id', 'game_id', 'sent_at', 'events', 'type', 'timestamp', 'customEventName', 'customdata', 'event_id'];
 const fieldKey = fc.oneof(
   { arbitrary: fc.constantFrom(...FIELD_NAMES), weight: 4 },
   { arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', 'level'), weight: 2 },

@@ -17,7 +17,7 @@ export interface AcceptedEvent {
 export type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
 
 /** The PostgreSQL types an event's column may have (those the batch INSERT knows how to send). */
-export type EventColumnType = 'uuid' | 'text' | 'timestamptz' | 'jsonb';
+export type EventColumnType = 'uuid' | 'text' | 'timestamptz' | 'jsonb' | 'bigint';
 
 /** Where an event's field is stored, and the value stored: undefined refuses the event (the job fails). */
 export interface EventColumn<E = AcceptedEvent> {
@@ -47,7 +47,7 @@ export function derivedEventId(batchId: string, index: number): string {
 
 /**
  * The columns of `events` that come from the event, in the order the batch INSERT sends them. The others come from
- * the batch (user_id, game_id, received_at, batch_id) or from the database (written_at). persistence's
+ * the batch (user_id, game_id, received_at, batch_id, clock_skew_ms) or from the database (written_at). persistence's
  * event.entity.spec.ts holds this table and the entity to each other, and operations.e2e-spec.ts the entity and the
  * migrations.
  */

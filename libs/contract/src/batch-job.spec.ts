@@ -32,6 +32,7 @@ describe('decodeBatchJob', () => {
       user_id: 'device-abc-123',
       game_id: 'com.example.stackblaster',
       received_at: '2026-04-22T14:31:00.000Z',
+      clock_skew_ms: null,
       events: [
         {
           event_id: clientId.toLowerCase(),
@@ -93,6 +94,38 @@ describe('decodeBatchJob', () => {
         return true;
       },
     );
+  });
+
+  describe("clock_skew_ms: the body's sent_at minus the job's received_at", () => {
+    const events = [{ type: 'LevelStarted', timestamp: '2026-04-24T14:30:00Z' }];
+    const skewOf = (sentAt: unknown) => decodeBatchJob(jobFor({ user_id: 'u', game_id: 'com.a.b', sent_at: sentAt, events })).clock_skew_ms;
+
+    it('is the offset in whole milliseconds, either way, in any offset notation', () => {
+      // received_at is 2026-04-22T14:31:00.000Z.
+      assert.equal(skewOf('2026-04-24T14:31:00Z'), 2 * 86_400_000);
+      assert.equal(skewOf('2026-04-24T16:31:00.250+02:00'), 2 * 86_400_000 + 250);
+      assert.equal(skewOf('2026-04-22T14:30:59.9999z'), -1);
+      assert.equal(skewOf('2026-04-22T14:31:00Z'), 0);
+      assert.equal(skewOf('1970-01-01T00:00:00Z'), -Date.parse('2026-04-22T14:31:00.000Z'));
+    });
+
+    it('keeps occurred_at as the client sent it: the offset is stored beside it, not applied', () => {
+      const batch = decodeBatchJob(jobFor({ user_id: 'u', game_id: 'com.a.b', sent_at: '2026-04-24T14:31:00Z', events }));
+      assert.equal(batch.events[0].occurred_at, '2026-04-24T14:30:00.000Z');
+    });
+
+    it('is null without sent_at, as in every job queued before it existed (the job format did not change)', () => {
+      const job = jobFor({ user_id: 'u', game_id: 'com.a.b', events });
+      assert.equal(decodeBatchJob(job).clock_skew_ms, null);
+      const { format: _format, reserved: _reserved, ...formatOne } = job;
+      assert.equal(decodeBatchJob(formatOne).clock_skew_ms, null);
+    });
+
+    it('refuses a job whose sent_at the gateway could not have accepted', () => {
+      for (const sentAt of ['yesterday', '2026-04-24T14:31:00', 0, null]) {
+        assert.throws(() => skewOf(sentAt), { name: 'BatchJobFormatError', message: /no valid sent_at/ });
+      }
+    });
   });
 
   it('refuses a job whose body does not match its user or count, or does not parse', () => {

@@ -1,3 +1,4 @@
+import { rfc3339EpochMs } from '#platform';
 import { AcceptedEvent, EVENT_COLUMNS, EventColumn, EventColumns, StoredEvent } from './accepted-event';
 
 /** The queue the gateway adds a job per accepted batch to, and the worker consumes, and the name of those jobs. */
@@ -29,6 +30,11 @@ export interface IngestBatch<Event = StoredEvent> {
   user_id: string;
   game_id: string;
   received_at: string;
+  /**
+   * The offset of the device's clock from the gateway's, in whole milliseconds: the body's `sent_at` minus
+   * `received_at`. null when the body has no `sent_at` (and for every job queued before `sent_at` existed).
+   */
+  clock_skew_ms: number | null;
   events: Event[];
 }
 
@@ -76,7 +82,7 @@ export function decodeBatchJob(
         'upgrade the worker, then retry the failed jobs',
     );
   }
-  let body: { user_id: string; game_id: string; events: AcceptedEvent[] };
+  let body: { user_id: string; game_id: string; sent_at?: unknown; events: AcceptedEvent[] };
   try {
     body = JSON.parse(job.body) as typeof body;
   } catch (error) {
@@ -85,6 +91,7 @@ export function decodeBatchJob(
   if (body.user_id !== job.user_id || !Array.isArray(body.events) || body.events.length !== job.accepted) {
     throw new BatchJobFormatError(`batch ${job.batch_id}: the job's body does not match its user_id and count`);
   }
+  const clockSkewMs = clockSkew(job, body.sent_at);
   const fields = Object.entries(columns);
   const events = body.events.map((event, index) => {
     const row: Record<string, unknown> = {};
@@ -102,6 +109,23 @@ export function decodeBatchJob(
     user_id: body.user_id,
     game_id: body.game_id,
     received_at: job.received_at,
+    clock_skew_ms: clockSkewMs,
     events: events as StoredEvent[],
   };
+}
+
+/**
+ * `sent_at` minus `received_at` in milliseconds (both are whole milliseconds: the sub-millisecond digits of `sent_at`
+ * are dropped), or null without `sent_at`. Measured as sent, whether or not the gateway applied it to the events'
+ * timestamps (it does within a year of its own clock). The job format did not change for it: the body carries
+ * `sent_at`, the job `received_at`.
+ */
+function clockSkew(job: IngestBatchJobData, sentAt: unknown): number | null {
+  if (sentAt === undefined) return null;
+  const sentAtMs = typeof sentAt === 'string' ? rfc3339EpochMs(sentAt) : undefined;
+  const receivedAtMs = Date.parse(job.received_at);
+  if (sentAtMs === undefined || Number.isNaN(receivedAtMs)) {
+    throw new BatchJobFormatError(`batch ${job.batch_id}: the job has no valid sent_at or received_at`);
+  }
+  return sentAtMs - receivedAtMs;
 }

@@ -4,6 +4,7 @@ import { ACCEPTED_ENCODINGS, ApiErrorResponse, ErrorReason } from '#platform';
 export const EXAMPLE_BATCH = {
   user_id: 'device-abc-123',
   game_id: 'com.example.stackblaster',
+  sent_at: '2026-04-22T14:31:00+00:00',
   events: [
     { type: 'LevelCompleted', timestamp: '2026-04-22T14:30:00+00:00', customdata: { level: 5, score: 4800, duration_seconds: 42 } },
     { type: 'AdImpression', timestamp: '2026-04-22T14:30:45+00:00', customdata: { ad_unit: 'post_level_interstitial' } },

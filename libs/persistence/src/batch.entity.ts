@@ -21,6 +21,10 @@ export class BatchEntity {
   @Column({ name: 'received_at', type: 'timestamptz' })
   receivedAt: Date;
 
+  /** The device's clock offset, sent_at minus received_at, in ms; null when sent without sent_at (a string, as pg reads bigint). */
+  @Column({ name: 'clock_skew_ms', type: 'bigint', nullable: true })
+  clockSkewMs: string | null;
+
   @Column({ name: 'written_at', type: 'timestamptz', default: () => 'now()' })
   writtenAt: Date;
 }

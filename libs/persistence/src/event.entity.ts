@@ -33,6 +33,10 @@ export class EventEntity {
   @Column({ name: 'batch_id', type: 'uuid' })
   batchId: string;
 
+  /** The batch's sent_at minus received_at, in ms; null when sent without sent_at. pg reads a bigint as a string. */
+  @Column({ name: 'clock_skew_ms', type: 'bigint', nullable: true })
+  clockSkewMs: string | null;
+
   @Column({ name: 'written_at', type: 'timestamptz', default: () => 'now()' })
   writtenAt: Date;
 }

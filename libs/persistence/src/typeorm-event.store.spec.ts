@@ -10,7 +10,14 @@ function storeFailingWith(error: Error): TypeOrmEventStore {
   return new TypeOrmEventStore({ query: () => Promise.reject(error) } as unknown as DataSource);
 }
 
-const batch = { batch_id: randomUUID(), user_id: 'u', game_id: 'com.a.b', received_at: '2026-04-22T14:31:00.000Z', events: [] };
+const batch = {
+  batch_id: randomUUID(),
+  user_id: 'u',
+  game_id: 'com.a.b',
+  received_at: '2026-04-22T14:31:00.000Z',
+  clock_skew_ms: null,
+  events: [],
+};
 
 describe('TypeOrmEventStore: a failed write', () => {
   it('a database out of reach is reported as StoreUnavailable, which the worker waits out without spending attempts', async () => {

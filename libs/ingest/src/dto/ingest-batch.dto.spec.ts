@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { useContainer } from 'class-validator';
-import { ApiError, DtoValidationPipe, ErrorBody, loadConfig } from '#platform';
+import { plainToInstance } from 'class-transformer';
+import { validate as classValidate } from 'class-validator';
+import { acceptedInstance, ApiError, DtoValidationPipe, ErrorBody, loadConfig, VALIDATOR_OPTIONS } from '#platform';
 import { EXAMPLE_BATCH } from '../api-examples';
-import { CustomdataConstraint, TimestampConstraint } from '../validation/constraints';
+import { CustomdataConstraint, MAX_APPLIED_CLOCK_SKEW_MS, TimestampConstraint } from '../validation/constraints';
 import { IngestBatchDto } from './ingest-batch.dto';
 import { addPricedEventType, PRICED_TYPE } from '../../../../support/test-event-type';
 
@@ -96,7 +98,13 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
   });
 
   it('accepts a timestamp 23 hours in the future', async () => {
-    await validate(exampleWith((b) => (b.events[0].timestamp = new Date(Date.now() + 23 * HOUR_MS).toISOString())));
+    // Without the example's sent_at, which would judge it by the example device's clock (see sent_at below).
+    await validate(
+      exampleWith((b) => {
+        delete b.sent_at;
+        b.events[0].timestamp = new Date(Date.now() + 23 * HOUR_MS).toISOString();
+      }),
+    );
   });
 
   describe('user_id', () => {
@@ -184,7 +192,14 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       ['without a timestamp', (b) => delete b.events[0].timestamp, ['events[0].timestamp']],
       ['with a timestamp without offset', (b) => (b.events[0].timestamp = '2026-04-22T14:30:00'), ['events[0].timestamp']],
       ['with a numeric timestamp', (b) => (b.events[0].timestamp = Date.now()), ['events[0].timestamp']],
-      ['with a timestamp 25 hours in the future', (b) => (b.events[0].timestamp = inTheFuture(25 * HOUR_MS)), ['events[0].timestamp']],
+      [
+        'with a timestamp 25 hours in the future',
+        (b) => {
+          delete b.sent_at;
+          b.events[0].timestamp = inTheFuture(25 * HOUR_MS);
+        },
+        ['events[0].timestamp'],
+      ],
       ['of type Custom without customEventName', (b) => delete b.events[2].customEventName, ['events[2].customEventName']],
       ['with customEventName when type is not Custom', (b) => (b.events[0].customEventName = 'Extra'), ['events[0].customEventName']],
       ['with customEventName null when type is not Custom', (b) => (b.events[0].customEventName = null), ['events[0].customEventName']],
@@ -300,6 +315,114 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
     it('has customdata that breaks the limits reported as customdata, as for any type', async () => {
       await assertRefused(priced({ price: 1, note: 'x'.repeat(9000) }), ['events[2].customdata']);
       await assertRefused(priced('{"price":1}'), ['events[2].customdata']);
+    });
+  });
+
+  describe('sent_at: the device clock the timestamps are judged by', () => {
+    const DAY_MS = 24 * HOUR_MS;
+    const at = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
+    /**
+     * The example sent by a device whose clock is `skewMs` off, with every timestamp `ahead` of the device's clock;
+     * its sent_at is the device's clock, or `sentAt` ('none': no sent_at).
+     */
+    const sentWithClock = (skewMs: number, ahead = -HOUR_MS, sentAt: string = at(skewMs)): Batch =>
+      exampleWith((b) => {
+        if (sentAt === 'none') delete b.sent_at;
+        else b.sent_at = sentAt;
+        for (const event of b.events) event.timestamp = at(skewMs + ahead);
+      });
+    /** Both paths, each on its own: the fast path's instance, and class-transformer + class-validator's errors. */
+    async function bothPaths(body: Batch): Promise<{ fast: boolean; full: boolean }> {
+      const fast = acceptedInstance(IngestBatchDto, structuredClone(body), VALIDATOR_OPTIONS) !== undefined;
+      const errors = await classValidate(plainToInstance(IngestBatchDto, structuredClone(body)), VALIDATOR_OPTIONS);
+      return { fast, full: errors.length === 0 };
+    }
+
+    it('is optional, and kept on the DTO as sent', async () => {
+      for (const sentAt of ['2026-04-22T14:31:00+00:00', '2026-04-22t16:31:00.123456789+02:00', '2026-04-22T14:31:00z']) {
+        const result = (await validate(exampleWith((b) => (b.sent_at = sentAt)))) as IngestBatchDto;
+        assert.equal(result.sent_at, sentAt);
+      }
+      assert.equal(((await validate(exampleWith((b) => delete b.sent_at))) as IngestBatchDto).sent_at, undefined);
+    });
+
+    for (const sentAt of ['yesterday', '2026-04-22T14:31:00', '2026-02-30T00:00:00Z', '2026-04-22 14:31:00Z', 1776868260000, null, '']) {
+      it(`is refused with the field sent_at when it is ${JSON.stringify(sentAt)}`, async () => {
+        const { error } = await assertRefused(
+          exampleWith((b) => (b.sent_at = sentAt)),
+          ['sent_at'],
+        );
+        assert.match(error.details?.[0].message ?? '', /^sent_at must be an RFC 3339 date-time/);
+      });
+    }
+
+    it('lets a device whose clock is two days fast send events two days ahead of ours, on both paths', async () => {
+      const body = sentWithClock(2 * DAY_MS);
+      assert.deepEqual(await bothPaths(body), { fast: true, full: true });
+      await validate(body);
+      // The same timestamps without sent_at are judged by our clock.
+      const { error } = await assertRefused(sentWithClock(2 * DAY_MS, -HOUR_MS, 'none'), [
+        'events[0].timestamp',
+        'events[1].timestamp',
+        'events[2].timestamp',
+      ]);
+      assert.match(error.details?.[0].message ?? '', /^timestamp must not be more than 86400 seconds in the future$/);
+    });
+
+    it('applies the future window to the corrected timestamp: at most 24 hours after sent_at, ahead or behind', async () => {
+      await validate(sentWithClock(2 * DAY_MS, 23 * HOUR_MS));
+      const { error } = await assertRefused(
+        exampleWith((b) => {
+          b.sent_at = at(2 * DAY_MS);
+          b.events[1].timestamp = at(2 * DAY_MS + 25 * HOUR_MS);
+        }),
+        ['events[1].timestamp'],
+      );
+      assert.equal(error.details?.[0].message, 'timestamp must not be more than 86400 seconds in the future by the device clock (sent_at)');
+      // A device two days behind: a timestamp 23 hours ahead of our clock is 71 hours ahead of its own.
+      await validate(sentWithClock(-2 * DAY_MS, 23 * HOUR_MS));
+      await assertRefused(
+        exampleWith((b) => {
+          b.sent_at = at(-2 * DAY_MS);
+          b.events[0].timestamp = at(23 * HOUR_MS);
+        }),
+        ['events[0].timestamp'],
+      );
+      assert.deepEqual(await bothPaths(sentWithClock(2 * DAY_MS, 25 * HOUR_MS)), { fast: false, full: false });
+    });
+
+    it('is not applied beyond a year from our clock: the timestamps are then judged by ours, and the batch is not refused for it', async () => {
+      const farAhead = MAX_APPLIED_CLOCK_SKEW_MS + DAY_MS;
+      await assertRefused(sentWithClock(farAhead), ['events[0].timestamp', 'events[1].timestamp', 'events[2].timestamp']);
+      await validate(sentWithClock(0, -HOUR_MS, at(farAhead)));
+      // A clock reset to 1970 sending 1970 timestamps: accepted as without sent_at (there is no maximum age by default).
+      await validate(sentWithClock(0, -HOUR_MS, '1970-01-01T00:00:00Z'));
+      assert.deepEqual(await bothPaths(sentWithClock(farAhead)), { fast: false, full: false });
+      // Within the bound it applies.
+      await validate(sentWithClock(MAX_APPLIED_CLOCK_SKEW_MS - DAY_MS));
+    });
+
+    it('with a malformed sent_at, judges the timestamps by our clock and names sent_at too', async () => {
+      await assertRefused(sentWithClock(2 * DAY_MS, -HOUR_MS, '2026-13-01T00:00:00Z'), [
+        'sent_at',
+        'events[0].timestamp',
+        'events[1].timestamp',
+        'events[2].timestamp',
+      ]);
+    });
+
+    it('applies the maximum age to the corrected timestamp too, when TIMESTAMP_MAX_AGE_SECONDS is set', () => {
+      const constraint = new TimestampConstraint(loadConfig({ NODE_ENV: 'test', TIMESTAMP_MAX_AGE_SECONDS: String(7 * 24 * 3600) }));
+      const now = Date.parse('2026-04-22T14:31:00Z');
+      const tooOld = 'must not be more than 604800 seconds in the past';
+      // By our clock: six days old passes, eight days old does not.
+      assert.equal(constraint.problem('2026-04-16T14:31:00Z', undefined, now), undefined);
+      assert.equal(constraint.problem('2026-04-14T14:31:00Z', undefined, now), tooOld);
+      // A device two days behind: eight days old by our clock is six by its own.
+      assert.equal(constraint.problem('2026-04-14T14:31:00Z', -2 * DAY_MS, now), undefined);
+      // A device two days fast: six days old by our clock is eight by its own.
+      assert.equal(constraint.problem('2026-04-16T14:31:00Z', 2 * DAY_MS, now), `${tooOld} by the device clock (sent_at)`);
+      assert.equal(constraint.problem('2026-04-18T14:31:00Z', 2 * DAY_MS, now), undefined);
     });
   });
 

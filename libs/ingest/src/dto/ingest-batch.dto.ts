@@ -1,8 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { ErrorDetail, JsonBodyRules, Precheck, ValidationLimits } from '#platform';
-import { IsStorableString } from '../validation/constraints';
+import { AppliesClockSkew, IsRfc3339DateTime, IsStorableString } from '../validation/constraints';
 import { inspectJsonTree } from '../validation/json-shape';
 import { IngestEventDto } from './ingest-event.dto';
 
@@ -76,11 +76,25 @@ export class IngestBatchDto {
   @Matches(GAME_ID, { message: 'game_id must be an Android package name or iOS bundle identifier, such as com.example.mygame' })
   game_id: string;
 
+  @ApiPropertyOptional({
+    format: 'date-time',
+    example: '2026-04-22T14:31:00+00:00',
+    description:
+      "When the batch was sent, by the device's clock: RFC 3339 with an offset, as `timestamp`. The server then stores " +
+      "the device's clock offset (sent_at minus the time it received the batch, `clock_skew_ms`) with the batch and its " +
+      "events, and judges each event's timestamp by the device's clock: at most 24 hours after sent_at, whatever the " +
+      'device clock says. A sent_at more than a year away from the server clock is accepted and stored, but not applied.',
+  })
+  @ValidateIf((batch: IngestBatchDto) => batch.sent_at !== undefined)
+  @IsRfc3339DateTime()
+  sent_at?: string;
+
   @ApiProperty({ type: [IngestEventDto], minItems: 1, maxItems: MAX_EVENTS_PER_BATCH })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_EVENTS_PER_BATCH)
   @ValidateNested({ each: true })
+  @AppliesClockSkew('sent_at')
   @Type(() => IngestEventDto)
   events: IngestEventDto[];
 }

@@ -24,7 +24,9 @@ export class IngestEventDto implements AcceptedEvent {
   @ApiProperty({
     format: 'date-time',
     example: '2026-04-22T14:30:00+00:00',
-    description: 'RFC 3339 with an offset (Z or ±hh:mm). At most 24 hours in the future.',
+    description:
+      'RFC 3339 with an offset (Z or ±hh:mm), stored as sent (in UTC). At most 24 hours in the future; when the batch ' +
+      "has a sent_at within a year of the server's clock, at most 24 hours after sent_at (the device's clock) instead.",
   })
   @Validate(TimestampConstraint)
   timestamp: string;

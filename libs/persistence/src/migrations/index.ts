@@ -1,5 +1,6 @@
 import { CreateEvents1764374400000 } from './1764374400000-create-events';
 import { CreateBatches1795910400000 } from './1795910400000-create-batches';
+import { AddClockSkew1796027484040 } from './1796027484040-add-clock-skew';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones beside this file: add them here. */
-export const MIGRATIONS = [CreateEvents1764374400000, CreateBatches1795910400000];
+export const MIGRATIONS = [CreateEvents1764374400000, CreateBatches1795910400000, AddClockSkew1796027484040];
