@@ -22,7 +22,8 @@ export function retryAfterMs(response: ResponseLike, now: number): number | unde
   let ms: number;
   if (/^\d+$/.test(value)) ms = Number(value) * 1000;
   else {
-    const date = Date.parse(value);
+    // An HTTP date names its day and its zone ("Wed, 22 Apr 2026 14:30:00 GMT"): no letter, no date.
+    const date = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
     if (Number.isNaN(date)) return undefined;
     ms = date - now;
   }

@@ -232,6 +232,23 @@ describe('createIngestClient: answers', () => {
     assert.deepEqual(h.client.stats(), { queued: 0, sent: 2, retried: 0, dropped: {} });
   });
 
+  it('401 token_expired again with the new token: retried with backoff, with another token each time', async () => {
+    const { client, server, clock } = harness({ flushAt: 1, random: () => 1 });
+    server.events = () => failure(401, 'UNAUTHORIZED', 'token_expired');
+    client.track('LevelStarted');
+    await clock.advance(3500);
+    assert.deepEqual(
+      server.posts.map((request) => [request.at - server.posts[0].at, request.headers.authorization]),
+      [
+        [0, 'Bearer token-1'],
+        [0, 'Bearer token-2'],
+        [1000, 'Bearer token-3'],
+        [3000, 'Bearer token-4'],
+      ],
+    );
+    assert.equal(client.stats().retried, 3, 'the request at 3000 ms failed too');
+  });
+
   for (const [status, message] of [
     [401, 'invalid_token'],
     [401, 'missing_token'],

@@ -120,6 +120,7 @@ class Client implements IngestClient {
   private configFetch: Promise<void> | undefined;
 
   private tokenPromise: Promise<string> | undefined;
+  private expiredBefore = false;
 
   private pumping: Promise<void> | undefined;
   private draining = false;
@@ -338,7 +339,9 @@ class Client implements IngestClient {
   }
 
   private async send(batch: Entry[]): Promise<void> {
-    let refreshed = false;
+    // After a token_expired retried with backoff, the token is new already: another 401 is not refreshed at once.
+    let refreshed = this.expiredBefore;
+    this.expiredBefore = false;
     for (;;) {
       const tokenPromise = this.token();
       let token: string;
@@ -379,8 +382,12 @@ class Client implements IngestClient {
         this.refreshToken(tokenPromise);
         continue;
       }
-      if (status === 401 && error.reason === 'token_expired')
+      if (status === 401 && error.reason === 'token_expired') {
+        // Expired again at once (a clock off, a token source behind): wait, and ask for another token then.
+        this.refreshToken(tokenPromise);
+        this.expiredBefore = true;
         return this.retryLater(batch, status, retryAfterMs(response, this.clock.now()));
+      }
       if (status === 401 || status === 403) return this.stop(batch, { kind: 'auth', status, code: error.reason, message: error.message });
       if (status === 400) return this.invalid(batch, error);
       if (status === 413) {
