@@ -1,37 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClientConfig } from './config.js';
-import { accepted, harness, settle, type Recorded, type Reply } from './testing/fakes.js';
-
-/** The answer of GET /ingest/client-config as the server gives it by default. */
-function clientConfig(overrides: Partial<ClientConfig> = {}): ClientConfig {
-  return {
-    enabled: true,
-    flush_at: 50,
-    flush_interval_ms: 10_000,
-    max_batch_events: 200,
-    max_batch_bytes: 1_046_528,
-    event_types: [
-      ...['SessionStarted', 'SessionEnded', 'LevelStarted', 'LevelCompleted', 'LevelFailed', 'AdImpression', 'AdClicked', 'Purchase'].map(
-        (name) => ({
-          name,
-          requires_custom_event_name: false,
-        }),
-      ),
-      { name: 'Custom', requires_custom_event_name: true },
-    ],
-    custom_event_name: { pattern: '^\\p{L}[\\p{L}\\p{Nd}_.-]{0,63}$', min_length: 1, max_length: 64 },
-    customdata_limits: {
-      max_bytes: 8192,
-      max_depth: 5,
-      max_keys: 100,
-      max_array_items: 100,
-      forbidden_keys: ['__proto__', 'constructor', 'prototype'],
-    },
-    timestamp: { max_future_seconds: 86_400, max_age_seconds: null },
-    ...overrides,
-  };
-}
+import { accepted, defaultClientConfig as clientConfig, harness, settle, type Recorded, type Reply } from './testing/fakes.js';
 
 const ok = (config: ClientConfig) => (): Reply => ({ status: 200, body: config, headers: { 'Cache-Control': 'private, max-age=300' } });
 

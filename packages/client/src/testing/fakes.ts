@@ -1,6 +1,7 @@
 // Test doubles for the client's interfaces: a clock whose time moves only when told, and a server behind a fake fetch
 // that records every request. Used by the *.spec.ts files; not part of the package (tsconfig.*.json leave it out).
 import { createIngestClient, type IngestClient, type IngestClientOptions } from '../client.js';
+import type { ClientConfig } from '../config.js';
 import { MemoryStorage } from '../memory-storage.js';
 import type { Clock, FetchLike, RequestLike, ResponseLike, WireEvent } from '../types.js';
 
@@ -177,4 +178,35 @@ export function harness(
     ...options,
   });
   return h;
+}
+
+/** The answer of GET /ingest/client-config as the server gives it by default (test/client-contract.spec.ts holds it to the
+ * server's OpenAPI document). */
+export function defaultClientConfig(overrides: Partial<ClientConfig> = {}): ClientConfig {
+  return {
+    enabled: true,
+    flush_at: 50,
+    flush_interval_ms: 10_000,
+    max_batch_events: 200,
+    max_batch_bytes: 1_046_528,
+    event_types: [
+      ...['SessionStarted', 'SessionEnded', 'LevelStarted', 'LevelCompleted', 'LevelFailed', 'AdImpression', 'AdClicked', 'Purchase'].map(
+        (name) => ({
+          name,
+          requires_custom_event_name: false,
+        }),
+      ),
+      { name: 'Custom', requires_custom_event_name: true },
+    ],
+    custom_event_name: { pattern: '^\\p{L}[\\p{L}\\p{Nd}_.-]{0,63}$', min_length: 1, max_length: 64 },
+    customdata_limits: {
+      max_bytes: 8192,
+      max_depth: 5,
+      max_keys: 100,
+      max_array_items: 100,
+      forbidden_keys: ['__proto__', 'constructor', 'prototype'],
+    },
+    timestamp: { max_future_seconds: 86_400, max_age_seconds: null },
+    ...overrides,
+  };
 }
