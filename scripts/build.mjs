@@ -28,9 +28,12 @@ build(
   ['src', 'apps', 'libs', 'scripts', 'support', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
   ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
 );
+// The service's image (Dockerfile) copies no packages/: there is no client to build then.
 const client = 'packages/client';
-build(
-  join(client, 'dist/.build-stamp'),
-  ['src', 'scripts', 'tsconfig.cjs.json', 'tsconfig.esm.json', 'package.json'].map((path) => join(client, path)),
-  [join(client, 'scripts/build.mjs')],
-);
+if (existsSync(join(client, 'scripts/build.mjs'))) {
+  build(
+    join(client, 'dist/.build-stamp'),
+    ['src', 'scripts', 'tsconfig.cjs.json', 'tsconfig.esm.json', 'package.json'].map((path) => join(client, path)),
+    [join(client, 'scripts/build.mjs')],
+  );
+}
