@@ -122,7 +122,7 @@ class Client implements IngestClient {
   private tokenPromise: Promise<string> | undefined;
   private expiredBefore = false;
 
-  private pumping: Promise<void> | undefined;
+  private pumping: Promise<boolean> | undefined;
   private draining = false;
   /** No request before this instant (backoff, Retry-After, RateLimit-Reset). */
   private blockedUntil = 0;
@@ -212,7 +212,7 @@ class Client implements IngestClient {
     // A pump may be ending as this starts: go on while there is something that may be sent now.
     do {
       this.draining = true;
-      await this.kick();
+      if (!(await this.kick())) return; // the loop failed (reported): no second try from here
     } while (this.canSendNow());
   }
 
@@ -276,15 +276,15 @@ class Client implements IngestClient {
     );
   }
 
-  /** Starts the one upload loop unless it runs; the promise of the loop. */
-  private kick(): Promise<void> {
+  /** Starts the one upload loop unless it runs; the promise of the loop (false when it failed). */
+  private kick(): Promise<boolean> {
     this.pumping ??= this.pump().finally(() => {
       this.pumping = undefined;
     });
     return this.pumping;
   }
 
-  private async pump(): Promise<void> {
+  private async pump(): Promise<boolean> {
     try {
       await this.loaded;
       while (this.draining && this.queue.length > 0 && !this.halted && this.stopped === undefined) {
@@ -292,16 +292,16 @@ class Client implements IngestClient {
         if (this.config?.enabled === false) {
           // The kill switch: keep the queue, look again when the configuration may be read again.
           this.wake((this.configAttemptAt ?? this.clock.now()) + CONFIG_REFRESH_MS);
-          return;
+          return true;
         }
         if (this.blockedUntil > this.clock.now()) {
           this.wake(this.blockedUntil);
-          return;
+          return true;
         }
         const batch = this.takeBatch();
         if (batch.length === 0) continue;
         await this.persisted(); // saved before sent
-        if (this.halted) return;
+        if (this.halted) return true;
         this.inFlight = batch.map((entry) => entry.event.event_id);
         try {
           await this.send(batch);
@@ -314,8 +314,10 @@ class Client implements IngestClient {
         this.clock.clearTimeout(this.intervalTimer);
         this.intervalTimer = undefined;
       } else if (!this.draining) this.armInterval();
+      return true;
     } catch (error) {
       this.report({ kind: 'rejected', message: `sending failed: ${String(error)}` });
+      return false;
     }
   }
 
