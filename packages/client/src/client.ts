@@ -459,7 +459,7 @@ class Client implements IngestClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      const response = await Promise.race([this.fetch(url, { method, headers, body, signal: controller?.signal }), abandoned]);
+      const response = await Promise.race([this.fetch(url, { method, headers, body, signal: controller?.signal as never }), abandoned]);
       const text = await Promise.race([response.text(), abandoned]);
       return { response, text };
     } finally {

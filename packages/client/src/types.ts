@@ -19,7 +19,11 @@ export interface RequestLike {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  signal?: unknown;
+  /**
+   * The platform's AbortSignal, aborted when the client gives the request up. Typed `never` so that the platform's own
+   * fetch fits FetchLike without the DOM's or Node's types: a fetch of your own may read it as its platform's type.
+   */
+  signal?: never;
 }
 
 /** The Fetch API's `fetch`, as far as the client uses it. */
