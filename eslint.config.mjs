@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import { libraryBoundaries } from './tools/library-boundaries.mjs';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bench/results/**', 'packages/*/dist/**'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -1,11 +1,9 @@
 // `npm run build`: compiles dist/ with tsc, unless dist/ is already newer than everything it is built from (then it
-// takes a moment instead of seconds: `npm run -s token` and `npm start` build first).
+// takes a moment instead of seconds: `npm run -s token` and `npm start` build first). Then the game client
+// (packages/client: dist/esm and dist/cjs, its own script), on the same terms: only when its sources changed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const STAMP = 'dist/.build-stamp';
-const SOURCES = ['src', 'apps', 'libs', 'scripts', 'support', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 function newest(path) {
   if (!existsSync(path)) return 0;
@@ -16,8 +14,26 @@ function newest(path) {
   return latest;
 }
 
-const stamp = existsSync(STAMP) ? statSync(STAMP).mtimeMs : 0;
-if (stamp > Math.max(...SOURCES.map(newest))) process.exit(0);
-const result = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (result.status !== 0) process.exit(result.status ?? 1);
-writeFileSync(STAMP, `${new Date().toISOString()}\n`);
+/** Runs `args` with Node unless `stamp` is newer than every one of `sources`; then touches `stamp`. */
+function build(stamp, sources, args) {
+  const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+  if (built > Math.max(...sources.map(newest))) return;
+  const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+}
+
+build(
+  'dist/.build-stamp',
+  ['src', 'apps', 'libs', 'scripts', 'support', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
+  ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
+);
+// The service's image (Dockerfile) copies no packages/: there is no client to build then.
+const client = 'packages/client';
+if (existsSync(join(client, 'scripts/build.mjs'))) {
+  build(
+    join(client, 'dist/.build-stamp'),
+    ['src', 'scripts', 'tsconfig.cjs.json', 'tsconfig.esm.json', 'package.json'].map((path) => join(client, path)),
+    [join(client, 'scripts/build.mjs')],
+  );
+}

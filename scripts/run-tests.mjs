@@ -43,7 +43,7 @@ function walk(dir) {
     } else if (entry.name.endsWith('.spec.js') && which !== 'e2e') files.push(path);
   }
 }
-for (const root of ['dist/libs', 'dist/apps', 'dist/src', 'dist/test']) {
+for (const root of ['dist/libs', 'dist/apps', 'dist/src', 'dist/test', 'dist/packages']) {
   try {
     walk(root);
   } catch (error) {

@@ -79,6 +79,27 @@ describe('library boundaries (lint)', () => {
     assert.match((await problems('apps/worker/src/x.ts', "import { x } from '#common';"))[0], /'#common' is no library/);
   });
 
+  it('keeps the game client (packages/client) apart: no library, no file outside it, no dependency, Node only in src/node/', async () => {
+    const refused = {
+      "import { EVENT_TYPES } from '#ingest';": /published on its own: it imports no server library/,
+      "import { x } from '../../../libs/ingest/src/event-types';": /leaves packages\/client/,
+      "import { x } from '../../../src/main';": /leaves packages\/client/,
+      "import { ClientConfigDto } from '../../../libs/ingest/src/dto/client-config.dto';": /leaves packages\/client/,
+      "import { z } from 'zod';": /has no runtime dependencies/,
+      "import { readFile } from 'node:fs/promises';": /Node's modules belong in src\/node/,
+      "const fs = require('node:fs');": /Node's modules belong in src\/node/,
+    };
+    for (const [code, message] of Object.entries(refused)) {
+      assert.match((await problems('packages/client/src/client.ts', code))[0] ?? '', message, code);
+    }
+    const allowed = {
+      'packages/client/src/client.ts': "import { utf8Length } from './encoding.js';",
+      'packages/client/src/node/file-storage.ts': "import { rename } from 'node:fs/promises'; import type { Storage } from '../types.js';",
+      'packages/client/src/client.spec.ts': "import assert from 'node:assert/strict';",
+    };
+    for (const [file, code] of Object.entries(allowed)) assert.deepEqual(await problems(file, code), [], file);
+  });
+
   it('has a direction: no library depends, directly or not, on one that depends on it', () => {
     const reaches = (from: string, seen = new Set<string>()): Set<string> => {
       for (const next of dependencies[from]) if (!seen.has(next)) reaches(next, seen.add(next));

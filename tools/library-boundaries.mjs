@@ -1,8 +1,11 @@
 // The libraries under libs/ and the only direction their dependencies may take (ESLint rule
 // `playsmart/library-boundaries`, in eslint.config.mjs). A library imports another by its alias (`#platform`), never
 // by a path into its files, and only one listed here; a library's own files import each other by relative path.
+// A package under packages/ (the game client, @playsmart/client) is published on its own: it imports no library, no
+// file outside its folder and no dependency (it has none) — only Node's modules, and those only in its src/node/ entry,
+// its tests and their fakes (src/testing/), since the rest runs in browsers and React Native too.
 import { realpathSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export const LIBRARY_DEPENDENCIES = {
   platform: [],
@@ -31,6 +34,28 @@ function libraryOf(path) {
   return parts[0] === 'libs' && parts.length > 2 ? parts[1] : undefined;
 }
 
+/** The package a repository path belongs to ('packages/client/src/x.ts' → 'client'), or undefined. */
+function packageOf(path) {
+  const parts = relative(ROOT, real(path)).split(sep);
+  return parts[0] === 'packages' && parts.length > 2 ? parts[1] : undefined;
+}
+
+/** What a file of `pkg` may not import: the message, or undefined. */
+function packageProblem(file, pkg, source, isSpec) {
+  if (source.startsWith('#')) return `packages/${pkg} is published on its own: it imports no server library ('${source}')`;
+  if (source.startsWith('.') || isAbsolute(source)) {
+    return packageOf(resolve(dirname(file), source)) === pkg
+      ? undefined
+      : `'${source}' leaves packages/${pkg}: a package imports only its own files`;
+  }
+  if (!source.startsWith('node:'))
+    return `packages/${pkg} has no runtime dependencies: '${source}' (only Node's node: modules, in src/node/)`;
+  const inside = relative(join(ROOT, 'packages', pkg, 'src'), real(file)).split(sep)[0];
+  return isSpec || inside === 'node' || inside === 'testing'
+    ? undefined
+    : `'${source}' in the core of packages/${pkg}, which runs in browsers too: Node's modules belong in src/node/`;
+}
+
 const rule = {
   meta: {
     type: 'problem',
@@ -41,8 +66,14 @@ const rule = {
     const file = resolve(context.filename);
     const own = libraryOf(file);
     const isSpec = /\.(e2e-)?spec\.ts$/.test(file);
+    const ownPackage = packageOf(file);
     function check(node, source) {
       if (typeof source !== 'string') return;
+      if (ownPackage !== undefined) {
+        const message = packageProblem(file, ownPackage, source, isSpec);
+        if (message !== undefined) context.report({ node, message });
+        return;
+      }
       if (source.startsWith('#')) {
         const target = source.slice(1);
         if (!(target in LIBRARY_DEPENDENCIES)) {

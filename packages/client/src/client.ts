@@ -1,0 +1,726 @@
+import { backoffDelay, rateLimitPauseMs, retryAfterMs } from './backoff.js';
+import { checkEvent, eventRules, parseClientConfig, type ClientConfig, type EventRules } from './config.js';
+import { randomUuid, utf8Length } from './encoding.js';
+import { MemoryStorage } from './memory-storage.js';
+import { abortController, globalFetch, systemClock } from './system.js';
+import type {
+  BatchOutcome,
+  ClientError,
+  Clock,
+  DropReason,
+  FetchLike,
+  FieldProblem,
+  Lifecycle,
+  ResponseLike,
+  Stats,
+  Storage,
+  WireEvent,
+} from './types.js';
+
+/** The most events the API takes in one request. */
+export const MAX_BATCH_EVENTS = 200;
+/** How often the client-config is read at most. */
+export const CONFIG_REFRESH_MS = 5 * 60_000;
+
+export interface IngestClientOptions {
+  /** The service's base URL: events go to `${endpoint}/ingest/events`. */
+  endpoint: string;
+  gameId: string;
+  /** The player: the `sub` of the token. */
+  userId: string;
+  /** The player's access token; called again (once, however many requests wait) when the server answers token_expired. */
+  getToken: () => Promise<string>;
+  /** Where the queue is kept between runs (default: memory). Keep one per player and game. */
+  storage?: Storage;
+  lifecycle?: Lifecycle;
+  clock?: Clock;
+  fetch?: FetchLike;
+  /** Math.random by default: the backoff's jitter (and UUIDs where the platform has no crypto). */
+  random?: () => number;
+  /** Send once this many events are queued (default 50, or the client-config's flush_at). */
+  flushAt?: number;
+  /** Send at the latest this long after the oldest queued event (default 10 000 ms, or the client-config's). */
+  flushIntervalMs?: number;
+  /** Events per request (at most 200, and at most the client-config's max_batch_events). */
+  maxBatchEvents?: number;
+  /** UTF-8 bytes the `events` array of one request may take (default 512 000, and at most the client-config's max_batch_bytes). */
+  maxBatchBytes?: number;
+  /** Events the queue holds at most (default 10 000); the oldest are dropped first. */
+  maxQueueEvents?: number;
+  /** Bytes the queue's events take at most (default 4 MiB); the oldest are dropped first. */
+  maxQueueBytes?: number;
+  /** A request not answered within this is abandoned and retried (default 15 000 ms). */
+  requestTimeoutMs?: number;
+  /** Send `sent_at` (the device's time of the attempt) with each request. Off by default: the server takes it from a later release. */
+  sendSentAt?: boolean;
+  /** Read GET /ingest/client-config at start and at most every 5 minutes (default true). */
+  clientConfig?: boolean;
+  onDrop?: (reason: DropReason, events: WireEvent[], details?: FieldProblem[]) => void;
+  onBatch?: (outcome: BatchOutcome) => void;
+  onError?: (error: ClientError) => void;
+}
+
+export interface TrackOptions {
+  /** Required for `Custom` events (the client-config says which types need it). */
+  customEventName?: string;
+}
+
+export interface IngestClient {
+  /** Queues an event and returns its event_id. Synchronous; never throws: what cannot be sent is reported to onDrop. */
+  track(type: string, customdata?: Record<string, unknown>, options?: TrackOptions): string;
+  /** Sends what is queued, one request at a time, until the queue is empty or the client has to wait (retry, rate limit, stop). */
+  flush(): Promise<void>;
+  /** Flushes within `timeoutMs` (default 5000), saves the queue and stops: later events are dropped as `closed`. */
+  shutdown(options?: { timeoutMs?: number }): Promise<void>;
+  /** Sends again after a stop (401 other than token_expired, 403, an answer the client cannot act on). */
+  resume(): void;
+  stats(): Stats;
+}
+
+interface Entry {
+  event: WireEvent;
+  bytes: number;
+}
+
+interface Answer {
+  response: ResponseLike;
+  text: string;
+}
+
+/** The snapshot the storage keeps. */
+interface Snapshot {
+  v: 1;
+  user_id: string;
+  game_id: string;
+  events: WireEvent[];
+}
+
+export function createIngestClient(options: IngestClientOptions): IngestClient {
+  return new Client(options);
+}
+
+class Client implements IngestClient {
+  private readonly clock: Clock;
+  private readonly fetch: FetchLike;
+  private readonly storage: Storage;
+  private readonly random: () => number;
+  private readonly endpoint: string;
+
+  private queue: Entry[] = [];
+  private queueBytes = 0;
+  private readonly counts = { sent: 0, retried: 0, dropped: {} as Partial<Record<DropReason, number>> };
+
+  private readonly loaded: Promise<void>;
+  private dirty = false;
+  private saving: Promise<void> | undefined;
+
+  private config: ClientConfig | undefined;
+  private rules: EventRules | undefined;
+  private configAttemptAt: number | undefined;
+  private configFetch: Promise<void> | undefined;
+
+  private tokenPromise: Promise<string> | undefined;
+  private expiredBefore = false;
+
+  private pumping: Promise<boolean> | undefined;
+  private draining = false;
+  /** No request before this instant (backoff, Retry-After, RateLimit-Reset). */
+  private blockedUntil = 0;
+  private attempt = 0;
+  /** After a 413: the most events a request holds. */
+  private countCap = MAX_BATCH_EVENTS;
+  private sentAt: boolean;
+  private stopped: ClientError | undefined;
+  private closed = false;
+  private halted = false;
+  private abortInFlight: (() => void) | undefined;
+  /** The event_ids of the request in flight: the queue's bounds spare them. */
+  private inFlight: string[] = [];
+
+  private intervalTimer: unknown;
+  private wakeTimer: unknown;
+  private wakeAt = 0;
+  private readonly unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly options: IngestClientOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.fetch = options.fetch ?? globalFetch();
+    this.storage = options.storage ?? new MemoryStorage();
+    this.random = options.random ?? Math.random;
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.sentAt = options.sendSentAt === true;
+    this.loaded = this.restore();
+    this.refreshConfigIfStale();
+    this.unsubscribe = options.lifecycle?.subscribe((event) => {
+      if (event === 'foreground') {
+        this.refreshConfigIfStale();
+        void this.kick();
+      } else void this.flush();
+    });
+  }
+
+  track(type: string, customdata?: Record<string, unknown>, options?: TrackOptions): string {
+    let id = '';
+    try {
+      id = randomUuid(this.random);
+      const event: WireEvent = { event_id: id, type, timestamp: new Date(this.clock.now()).toISOString() };
+      if (this.closed) {
+        this.drop('closed', [event]);
+        return id;
+      }
+      const customEventName = options?.customEventName;
+      if (customEventName !== undefined) event.customEventName = customEventName;
+      let customdataBytes = 0;
+      if (customdata !== undefined) {
+        // A copy as JSON sends it (the caller may change its object later), and the size the server measures.
+        const text = safeStringify(customdata);
+        if (text === undefined) {
+          this.drop('invalid', [event], [{ field: 'customdata', message: 'cannot be written as JSON' }]);
+          return id;
+        }
+        event.customdata = JSON.parse(text) as Record<string, unknown>;
+        customdataBytes = utf8Length(text);
+      }
+      const problems = checkEvent(type, customEventName, event.customdata, customdataBytes, this.rules);
+      if (problems.length > 0) {
+        this.drop('invalid', [event], problems);
+        return id;
+      }
+      const bytes = utf8Length(JSON.stringify(event));
+      if (bytes + 2 > this.batchBytes()) {
+        this.drop('too_large', [event], [{ field: '', message: `the event takes ${bytes} bytes, over a request's ${this.batchBytes()}` }]);
+        return id;
+      }
+      this.queue.push({ event, bytes });
+      this.queueBytes += bytes;
+      this.enforceBounds();
+      this.markDirty();
+      this.refreshConfigIfStale();
+      if (this.queue.length >= this.flushAt()) {
+        this.draining = true;
+        void this.kick();
+      } else this.armInterval();
+    } catch (error) {
+      this.report({ kind: 'rejected', message: `track failed: ${String(error)}` });
+    }
+    return id;
+  }
+
+  async flush(): Promise<void> {
+    if (this.halted) return;
+    await this.loaded;
+    // A pump may be ending as this starts: go on while there is something that may be sent now.
+    do {
+      this.draining = true;
+      if (!(await this.kick())) return; // the loop failed (reported): no second try from here
+    } while (this.canSendNow());
+  }
+
+  async shutdown(options?: { timeoutMs?: number }): Promise<void> {
+    if (this.closed) return this.persisted();
+    this.closed = true;
+    let timer: unknown;
+    const deadline = new Promise<void>((resolve) => {
+      timer = this.clock.setTimeout(resolve, options?.timeoutMs ?? 5000);
+    });
+    await Promise.race([this.flush(), deadline]);
+    this.clock.clearTimeout(timer);
+    this.halted = true;
+    this.abortInFlight?.();
+    this.clock.clearTimeout(this.intervalTimer);
+    this.clock.clearTimeout(this.wakeTimer);
+    this.unsubscribe?.();
+    await this.pumping;
+    await this.persisted();
+  }
+
+  resume(): void {
+    this.stopped = undefined;
+    this.draining = true;
+    void this.kick();
+  }
+
+  stats(): Stats {
+    return { queued: this.queue.length, sent: this.counts.sent, retried: this.counts.retried, dropped: { ...this.counts.dropped } };
+  }
+
+  // --- sending ---------------------------------------------------------------------------------------------------
+
+  private flushAt(): number {
+    return this.options.flushAt ?? this.config?.flush_at ?? 50;
+  }
+
+  private batchBytes(): number {
+    return Math.min(this.options.maxBatchBytes ?? 512_000, this.config?.max_batch_bytes ?? Infinity);
+  }
+
+  private batchEvents(): number {
+    return Math.max(
+      1,
+      Math.min(
+        MAX_BATCH_EVENTS,
+        this.options.maxBatchEvents ?? MAX_BATCH_EVENTS,
+        this.config?.max_batch_events ?? MAX_BATCH_EVENTS,
+        this.countCap,
+      ),
+    );
+  }
+
+  private canSendNow(): boolean {
+    return (
+      this.queue.length > 0 &&
+      !this.halted &&
+      this.stopped === undefined &&
+      this.config?.enabled !== false &&
+      this.blockedUntil <= this.clock.now()
+    );
+  }
+
+  /** Starts the one upload loop unless it runs; the promise of the loop (false when it failed). */
+  private kick(): Promise<boolean> {
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = undefined;
+    });
+    return this.pumping;
+  }
+
+  private async pump(): Promise<boolean> {
+    try {
+      await this.loaded;
+      while (this.draining && this.queue.length > 0 && !this.halted && this.stopped === undefined) {
+        if (this.configFetch !== undefined) await this.configFetch;
+        if (this.config?.enabled === false) {
+          // The kill switch: keep the queue, look again when the configuration may be read again.
+          this.wake((this.configAttemptAt ?? this.clock.now()) + CONFIG_REFRESH_MS);
+          return true;
+        }
+        if (this.blockedUntil > this.clock.now()) {
+          this.wake(this.blockedUntil);
+          return true;
+        }
+        const batch = this.takeBatch();
+        if (batch.length === 0) continue;
+        await this.persisted(); // saved before sent
+        if (this.halted) return true;
+        this.inFlight = batch.map((entry) => entry.event.event_id);
+        try {
+          await this.send(batch);
+        } finally {
+          this.inFlight = [];
+        }
+      }
+      if (this.queue.length === 0) {
+        this.draining = false;
+        this.clock.clearTimeout(this.intervalTimer);
+        this.intervalTimer = undefined;
+      } else if (!this.draining) this.armInterval();
+      return true;
+    } catch (error) {
+      this.report({ kind: 'rejected', message: `sending failed: ${String(error)}` });
+      return false;
+    }
+  }
+
+  /** The head of the queue, as much as one request takes; an event alone over the byte budget is dropped. */
+  private takeBatch(): Entry[] {
+    const maxEvents = this.batchEvents();
+    const maxBytes = this.batchBytes();
+    const batch: Entry[] = [];
+    let bytes = 1; // "[" and "]", and a comma between two events
+    for (const entry of this.queue) {
+      if (batch.length >= maxEvents || bytes + entry.bytes + 1 > maxBytes) break;
+      batch.push(entry);
+      bytes += entry.bytes + 1;
+    }
+    if (batch.length === 0 && this.queue.length > 0) {
+      const [head] = this.queue;
+      this.remove(new Set([head.event.event_id]));
+      this.drop('too_large', [head.event], [{ field: '', message: `the event takes ${head.bytes} bytes, over a request's ${maxBytes}` }]);
+    }
+    return batch;
+  }
+
+  private async send(batch: Entry[]): Promise<void> {
+    // After a token_expired retried with backoff, the token is new already: another 401 is not refreshed at once.
+    let refreshed = this.expiredBefore;
+    this.expiredBefore = false;
+    for (;;) {
+      const tokenPromise = this.token();
+      let token: string;
+      try {
+        token = await tokenPromise;
+      } catch (error) {
+        this.report({ kind: 'token', message: `getToken failed: ${String(error)}` });
+        return this.retryLater(batch, 0, undefined);
+      }
+      const body: Record<string, unknown> = {
+        user_id: this.options.userId,
+        game_id: this.options.gameId,
+        events: batch.map((entry) => entry.event),
+      };
+      if (this.sentAt) body.sent_at = new Date(this.clock.now()).toISOString();
+      let answer: Answer;
+      try {
+        answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, JSON.stringify(body));
+      } catch {
+        return this.retryLater(batch, 0, undefined);
+      }
+      const { response, text } = answer;
+      const status = response.status;
+      const pause = rateLimitPauseMs(response);
+      if (pause !== undefined) this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + pause);
+      const error = parseError(text);
+      if (status === 202) {
+        this.attempt = 0;
+        this.remove(new Set(batch.map((entry) => entry.event.event_id)));
+        this.counts.sent += batch.length;
+        this.notify({ outcome: 'sent', status, events: batch.length, batchId: parseBatchId(text) });
+        return;
+      }
+      if (status === 401 && error.reason === 'token_expired' && !refreshed) {
+        // Not a retry: the same events again at once with a new token (one getToken for every waiting request).
+        refreshed = true;
+        this.notify({ outcome: 'refresh', status, events: batch.length });
+        this.refreshToken(tokenPromise);
+        continue;
+      }
+      if (status === 401 && error.reason === 'token_expired') {
+        // Expired again at once (a clock off, a token source behind): wait, and ask for another token then.
+        this.refreshToken(tokenPromise);
+        this.expiredBefore = true;
+        return this.retryLater(batch, status, retryAfterMs(response, this.clock.now()));
+      }
+      if (status === 401 || status === 403) return this.stop(batch, { kind: 'auth', status, code: error.reason, message: error.message });
+      if (status === 400) return this.invalid(batch, error);
+      if (status === 413) {
+        if (batch.length === 1) {
+          this.remove(new Set([batch[0].event.event_id]));
+          this.drop('too_large', [batch[0].event], [{ field: '', message: error.message }]);
+        } else this.countCap = Math.ceil(batch.length / 2);
+        this.notify({ outcome: 'split', status, events: batch.length });
+        return;
+      }
+      if (status === 408 || status === 429 || status >= 500)
+        return this.retryLater(batch, status, retryAfterMs(response, this.clock.now()));
+      return this.stop(batch, { kind: 'rejected', status, code: error.reason, message: error.message });
+    }
+  }
+
+  /** A 400: drop the events its details name (`events[3]…`) and send the rest; with none named, stop. */
+  private invalid(batch: Entry[], error: ParsedError): void {
+    const named = new Map<number, FieldProblem[]>();
+    for (const problem of error.details) {
+      const match = /^events\[(\d+)\]/.exec(problem.field);
+      const index = match === null ? -1 : Number(match[1]);
+      if (index >= 0 && index < batch.length) named.set(index, [...(named.get(index) ?? []), problem]);
+    }
+    if (named.size > 0) {
+      const events = [...named.keys()].sort((a, b) => a - b).map((index) => batch[index].event);
+      this.remove(new Set(events.map((event) => event.event_id)));
+      this.drop('invalid', events, [...named.values()].flat());
+      this.notify({ outcome: 'invalid', status: 400, events: batch.length });
+      return;
+    }
+    if (this.sentAt && error.details.some((problem) => problem.field === 'sent_at')) {
+      // The server does not take sent_at yet: send without it from now on.
+      this.sentAt = false;
+      this.report({ kind: 'rejected', status: 400, code: error.reason, message: 'the server refused sent_at: sending without it' });
+      return;
+    }
+    this.stop(batch, { kind: 'rejected', status: 400, code: error.reason, message: JSON.stringify(error.details) });
+  }
+
+  private retryLater(batch: Entry[], status: number, retryAfter: number | undefined): void {
+    this.attempt += 1;
+    this.counts.retried += 1;
+    const delay = Math.max(backoffDelay(this.attempt, this.random), retryAfter ?? 0);
+    this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + delay);
+    this.notify({ outcome: 'retry', status, events: batch.length, retryInMs: this.blockedUntil - this.clock.now() });
+  }
+
+  private stop(batch: Entry[], error: ClientError): void {
+    this.stopped = error;
+    this.notify({ outcome: 'stopped', status: error.status ?? 0, events: batch.length });
+    this.report(error);
+  }
+
+  /** One request, abandoned after requestTimeoutMs (or at the end of shutdown): the answer and its body. */
+  private async request(method: 'GET' | 'POST', url: string, token: string, body?: string): Promise<Answer> {
+    const controller = abortController();
+    let timer: unknown;
+    const abandoned = new Promise<never>((_, reject) => {
+      const abort = () => {
+        controller?.abort();
+        reject(new Error('request abandoned'));
+      };
+      timer = this.clock.setTimeout(abort, this.options.requestTimeoutMs ?? 15_000);
+      if (method === 'POST') this.abortInFlight = abort;
+    });
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const response = await Promise.race([this.fetch(url, { method, headers, body, signal: controller?.signal as never }), abandoned]);
+      const text = await Promise.race([response.text(), abandoned]);
+      return { response, text };
+    } finally {
+      this.clock.clearTimeout(timer);
+      if (method === 'POST') this.abortInFlight = undefined;
+    }
+  }
+
+  private token(): Promise<string> {
+    if (this.tokenPromise === undefined) {
+      const promise = Promise.resolve().then(() => this.options.getToken());
+      this.tokenPromise = promise;
+      promise.catch(() => {
+        if (this.tokenPromise === promise) this.tokenPromise = undefined;
+      });
+    }
+    return this.tokenPromise;
+  }
+
+  /** A new token unless another caller has asked for one since `stale` was handed out. */
+  private refreshToken(stale: Promise<string>): void {
+    if (this.tokenPromise === stale) this.tokenPromise = undefined;
+  }
+
+  // --- the client-config -----------------------------------------------------------------------------------------
+
+  private refreshConfigIfStale(): void {
+    if (this.options.clientConfig === false || this.configFetch !== undefined || this.halted) return;
+    const now = this.clock.now();
+    if (this.configAttemptAt !== undefined && now - this.configAttemptAt < CONFIG_REFRESH_MS) return;
+    this.configAttemptAt = now;
+    this.configFetch = this.fetchConfig().finally(() => {
+      this.configFetch = undefined;
+    });
+  }
+
+  private async fetchConfig(): Promise<void> {
+    const url = `${this.endpoint}/ingest/client-config`;
+    try {
+      let tokenPromise = this.token();
+      let answer = await this.request('GET', url, await tokenPromise);
+      if (answer.response.status === 401 && parseError(answer.text).reason === 'token_expired') {
+        this.refreshToken(tokenPromise);
+        tokenPromise = this.token();
+        answer = await this.request('GET', url, await tokenPromise);
+      }
+      const pause = rateLimitPauseMs(answer.response);
+      if (pause !== undefined) this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + pause);
+      const config = answer.response.status === 200 ? parseClientConfig(answer.text) : undefined;
+      if (config === undefined) {
+        const status = answer.response.status;
+        return this.report({
+          kind: 'config',
+          status,
+          message: status === 200 ? 'unreadable client-config' : `client-config answered ${status}`,
+        });
+      }
+      const wasDisabled = this.config?.enabled === false;
+      this.config = config;
+      this.rules = eventRules(config);
+      if (config.enabled && (wasDisabled || this.queue.length >= this.flushAt())) {
+        this.draining = true;
+        void this.kick();
+      }
+    } catch (error) {
+      this.report({ kind: 'config', message: `client-config: ${String(error)}` });
+    }
+  }
+
+  // --- the queue and its storage ---------------------------------------------------------------------------------
+
+  private async restore(): Promise<void> {
+    let text: string | null;
+    try {
+      text = await this.storage.load();
+    } catch (error) {
+      return this.report({ kind: 'storage', message: `load failed: ${String(error)}` });
+    }
+    if (text === null || text === '') return;
+    let snapshot: Partial<Snapshot>;
+    try {
+      snapshot = JSON.parse(text) as Partial<Snapshot>;
+    } catch {
+      return this.report({ kind: 'storage', message: 'the saved queue is not JSON: ignored' });
+    }
+    const events = (Array.isArray(snapshot.events) ? snapshot.events : []).filter(
+      (event) => typeof event?.event_id === 'string' && typeof event.type === 'string' && typeof event.timestamp === 'string',
+    );
+    if (snapshot.user_id !== this.options.userId || snapshot.game_id !== this.options.gameId) {
+      if (events.length > 0) this.drop('identity_changed', events);
+      this.markDirty();
+      return;
+    }
+    const present = new Set(this.queue.map((entry) => entry.event.event_id));
+    const restored = events
+      .filter((event) => !present.has(event.event_id))
+      .map((event) => ({ event, bytes: utf8Length(JSON.stringify(event)) }));
+    this.queue = [...restored, ...this.queue];
+    this.queueBytes += restored.reduce((sum, entry) => sum + entry.bytes, 0);
+    this.enforceBounds();
+    if (restored.length > 0) {
+      // Saved by an earlier run: send them without waiting for more.
+      this.draining = true;
+      void this.kick();
+    }
+  }
+
+  private snapshot(): string {
+    const snapshot: Snapshot = {
+      v: 1,
+      user_id: this.options.userId,
+      game_id: this.options.gameId,
+      events: this.queue.map((entry) => entry.event),
+    };
+    return JSON.stringify(snapshot);
+  }
+
+  /** Saves the queue soon: the changes of one tick make one write, and one write runs at a time. */
+  private markDirty(): void {
+    this.dirty = true;
+    this.saving ??= this.saveLoop();
+  }
+
+  private async saveLoop(): Promise<void> {
+    await this.loaded;
+    while (this.dirty) {
+      this.dirty = false;
+      try {
+        await this.storage.save(this.snapshot());
+      } catch (error) {
+        this.report({ kind: 'storage', message: `save failed: ${String(error)}` });
+      }
+    }
+    this.saving = undefined;
+  }
+
+  /** Resolves once every change so far is saved (or its save failed). */
+  private async persisted(): Promise<void> {
+    while (this.saving !== undefined) await this.saving;
+  }
+
+  private remove(ids: Set<string>): void {
+    const kept: Entry[] = [];
+    for (const entry of this.queue) {
+      if (ids.has(entry.event.event_id)) this.queueBytes -= entry.bytes;
+      else kept.push(entry);
+    }
+    this.queue = kept;
+    this.markDirty();
+  }
+
+  /** Drops the oldest events while the queue is over its bounds, sparing the request in flight. */
+  private enforceBounds(): void {
+    const maxEvents = this.options.maxQueueEvents ?? 10_000;
+    const maxBytes = this.options.maxQueueBytes ?? 4 * 1024 * 1024;
+    if (this.queue.length <= maxEvents && this.queueBytes <= maxBytes) return;
+    const inFlight = new Set(this.inFlight);
+    const dropped: Entry[] = [];
+    let [count, bytes] = [this.queue.length, this.queueBytes];
+    for (const entry of this.queue) {
+      if (count <= maxEvents && bytes <= maxBytes) break;
+      if (inFlight.has(entry.event.event_id)) continue;
+      dropped.push(entry);
+      count -= 1;
+      bytes -= entry.bytes;
+    }
+    if (dropped.length === 0) return;
+    this.remove(new Set(dropped.map((entry) => entry.event.event_id)));
+    this.drop(
+      'queue_full',
+      dropped.map((entry) => entry.event),
+    );
+  }
+
+  private armInterval(): void {
+    if (this.intervalTimer !== undefined || this.queue.length === 0 || this.halted) return;
+    const interval = this.options.flushIntervalMs ?? this.config?.flush_interval_ms ?? 10_000;
+    this.intervalTimer = this.clock.setTimeout(() => {
+      this.intervalTimer = undefined;
+      this.draining = true;
+      void this.kick();
+    }, interval);
+  }
+
+  /** Runs the upload loop again at `at` (one timer: the latest call wins). */
+  private wake(at: number): void {
+    if (this.wakeTimer !== undefined && this.wakeAt === at) return;
+    this.clock.clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = this.clock.setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.refreshConfigIfStale();
+        void this.kick();
+      },
+      Math.max(at - this.clock.now(), 0),
+    );
+  }
+
+  // --- callbacks ---------------------------------------------------------------------------------------------------
+
+  private drop(reason: DropReason, events: WireEvent[], details?: FieldProblem[]): void {
+    this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + events.length;
+    callSafely(() => this.options.onDrop?.(reason, events, details));
+  }
+
+  private notify(outcome: BatchOutcome): void {
+    callSafely(() => this.options.onBatch?.(outcome));
+  }
+
+  private report(error: ClientError): void {
+    callSafely(() => this.options.onError?.(error));
+  }
+}
+
+interface ParsedError {
+  /** The reason before any colon: token_expired, user_id_mismatch, body_too_large… ('' when the body says none). */
+  reason: string;
+  message: string;
+  details: FieldProblem[];
+}
+
+/** The error envelope `{"error":{"code","message","details"}}`, as far as it is there. */
+function parseError(text: string): ParsedError {
+  try {
+    const { error } = JSON.parse(text) as { error?: { message?: unknown; details?: unknown } };
+    const message = typeof error?.message === 'string' ? error.message : '';
+    const details = Array.isArray(error?.details)
+      ? (error.details as unknown[]).filter(
+          (item): item is FieldProblem =>
+            typeof (item as FieldProblem)?.field === 'string' && typeof (item as FieldProblem).message === 'string',
+        )
+      : [];
+    return { reason: message.split(':')[0].trim(), message, details };
+  } catch {
+    return { reason: '', message: text.slice(0, 200), details: [] };
+  }
+}
+
+function parseBatchId(text: string): string | undefined {
+  try {
+    const { batch_id } = JSON.parse(text) as { batch_id?: unknown };
+    return typeof batch_id === 'string' ? batch_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeStringify(value: unknown): string | undefined {
+  try {
+    const text = JSON.stringify(value) as string | undefined;
+    return typeof text === 'string' && text.startsWith('{') ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function callSafely(callback: () => void): void {
+  try {
+    callback();
+  } catch {
+    // A callback of the game's that throws does not stop the client.
+  }
+}
