@@ -3,7 +3,7 @@ import { AppConfig, InjectConfig } from '#platform';
 import { ClientConfigDto } from './dto/client-config.dto';
 import { MAX_EVENTS_PER_BATCH } from './dto/ingest-batch.dto';
 import { EVENT_TYPE_NAMES, eventTypeDefinition } from './event-types';
-import { CUSTOM_EVENT_NAME } from './validation/constraints';
+import { CUSTOM_EVENT_NAME, CUSTOM_EVENT_NAME_LENGTH } from './validation/constraints';
 import { FORBIDDEN_KEY_NAMES } from './validation/json-shape';
 
 /**
@@ -34,7 +34,11 @@ export class ClientConfigService {
       flush_interval_ms: client.flushIntervalMs,
       max_batch_events: MAX_EVENTS_PER_BATCH,
       max_batch_bytes: maxBatchBytes(bodyLimitBytes),
-      custom_event_name: { pattern: CUSTOM_EVENT_NAME.source, min_length: 1, max_length: 64 },
+      custom_event_name: {
+        pattern: CUSTOM_EVENT_NAME.source,
+        min_length: CUSTOM_EVENT_NAME_LENGTH.min,
+        max_length: CUSTOM_EVENT_NAME_LENGTH.max,
+      },
       customdata_limits: {
         max_bytes: limits.customdataMaxBytes,
         max_depth: limits.customdataMaxDepth,

@@ -31,8 +31,10 @@ export function IsStorableString(min: number, max: number, options?: ValidationO
     });
 }
 
-// 1 to 64 letters, digits, "_", "." and "-", starting with a letter; the u flag counts code points.
-export const CUSTOM_EVENT_NAME = /^\p{L}[\p{L}\p{Nd}_.-]{0,63}$/u;
+/** How many letters, digits, "_", "." and "-" a `customEventName` has, starting with a letter. */
+export const CUSTOM_EVENT_NAME_LENGTH = { min: 1, max: 64 } as const;
+// The u flag counts code points.
+export const CUSTOM_EVENT_NAME = new RegExp(String.raw`^\p{L}[\p{L}\p{Nd}_.-]{0,${CUSTOM_EVENT_NAME_LENGTH.max - 1}}$`, 'u');
 
 /** `customEventName` is required exactly when the event's type asks for it, and refused otherwise. */
 export function IsCustomEventNameForType(options?: ValidationOptions): PropertyDecorator {
@@ -55,7 +57,8 @@ function customEventNameProblem(value: unknown, { object, property }: Validation
   if (!required) return value === undefined ? undefined : `${property} is only allowed when type is Custom`;
   if (value === undefined) return `${property} is required when type is ${String(type)}`;
   if (typeof value !== 'string' || !CUSTOM_EVENT_NAME.test(value)) {
-    return `${property} must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter`;
+    const { min, max } = CUSTOM_EVENT_NAME_LENGTH;
+    return `${property} must be ${min} to ${max} letters, digits, "_", "." or "-", starting with a letter`;
   }
   return undefined;
 }
