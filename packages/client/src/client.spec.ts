@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Storage } from './types.js';
+import { KEEPALIVE_EVENT_BYTES, SAVE_DELAY_MS } from './client.js';
+import type { Lifecycle, LifecycleEvent, Storage } from './types.js';
 import { accepted, failure, FakeClock, FakeServer, harness, InspectableStorage, settle, type Reply } from './testing/fakes.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -29,7 +30,7 @@ describe('createIngestClient: batching', () => {
       customEventName: 'PowerUpUsed',
       customdata: { power_up: 'shield' },
     });
-    assert.equal('sent_at' in (request.body ?? {}), false, 'sent_at only with sendSentAt');
+    assert.equal(request.body?.sent_at, '2026-04-22T14:30:00.000Z', 'the time of the attempt');
   });
 
   it('sends flushIntervalMs after the oldest queued event', async () => {
@@ -77,7 +78,20 @@ describe('createIngestClient: batching', () => {
 });
 
 describe('createIngestClient: saved before sent', () => {
-  it('saves tracked events before sending them (one write for a tick of tracking) and removes them after a 202 only', async () => {
+  it('saves tracked events within SAVE_DELAY_MS, in one write, and leaves them unsent until flushAt or the interval', async () => {
+    const { client, storage, server, clock } = harness({ flushAt: 50 });
+    const ids = [client.track('SessionStarted'), client.track('LevelStarted')];
+    await clock.advance(100);
+    ids.push(client.track('LevelCompleted'));
+    await clock.advance(SAVE_DELAY_MS - 101);
+    assert.equal(storage.saves, 0, 'not one write a track');
+    await clock.advance(1);
+    assert.equal(storage.saves, 1);
+    assert.deepEqual(await storage.ids(), ids);
+    assert.equal(server.posts.length, 0);
+  });
+
+  it('saves tracked events before sending them (one write for the three) and removes them after a 202 only', async () => {
     const clock = new FakeClock();
     const server = new FakeServer(clock);
     const storage = new InspectableStorage();
@@ -114,7 +128,8 @@ describe('createIngestClient: saved before sent', () => {
     await settle();
     assert.deepEqual(second.server.sentIds, [ids], 'sent at start, without waiting for flushAt');
     assert.deepEqual(second.server.posts[0].body?.events[0].customdata, { level: 1 });
-    assert.deepEqual(await storage.ids(), []);
+    await clock.advance(SAVE_DELAY_MS);
+    assert.deepEqual(await storage.ids(), [], 'the removal saved');
   });
 
   it('reports saved events of another player or game as identity_changed, and does not send them', async () => {
@@ -470,8 +485,16 @@ describe('createIngestClient: bounds and guarantees', () => {
     assert.deepEqual(client.stats(), { queued: 0, sent: 3, retried: 1, dropped: { queue_full: 1, invalid: 1 } });
   });
 
-  it('sends sent_at only with sendSentAt, and goes on without it when the server refuses it', async () => {
-    const { client, server, clock, errors } = harness({ flushAt: 1, sendSentAt: true });
+  it('sends no sent_at with sendSentAt false', async () => {
+    const { client, server } = harness({ flushAt: 1, sendSentAt: false });
+    client.track('LevelStarted');
+    await client.flush();
+    assert.equal(server.posts.length, 1);
+    assert.equal('sent_at' in (server.posts[0].body ?? {}), false);
+  });
+
+  it('sends sent_at with each attempt, and goes on without it when the server refuses it', async () => {
+    const { client, server, clock, errors } = harness({ flushAt: 1 });
     server.events = (request) =>
       request.body?.sent_at !== undefined
         ? failure(400, 'BAD_REQUEST', 'invalid_payload', [{ field: 'sent_at', message: 'property sent_at should not exist' }])
@@ -509,6 +532,97 @@ describe('createIngestClient: bounds and guarantees', () => {
     assert.ok(counts.seeded <= 40, `seeded: ${counts.seeded} requests`);
     assert.ok(counts['random() always 1'] <= 20);
     assert.ok(counts['random() always 0'] <= 603, 'at most one a second however the jitter falls');
+  });
+});
+
+describe('createIngestClient: the app going away, shutdown, compression', () => {
+  function fakeLifecycle(): Lifecycle & { emit(event: LifecycleEvent): void } {
+    let listener: ((event: LifecycleEvent) => void) | undefined;
+    return {
+      subscribe(callback) {
+        listener = callback;
+        return () => (listener = undefined);
+      },
+      emit: (event) => listener?.(event),
+    };
+  }
+
+  it('on background: sends at once with keepalive, within 60 KiB of events a request, without waiting for the save', async () => {
+    const lifecycle = fakeLifecycle();
+    const storage = new InspectableStorage();
+    let finishSave: (() => void) | undefined;
+    const { client, server, clock } = harness({ flushAt: 1000, lifecycle }, { storage });
+    // 100 events of about 1 KiB: more than one keepalive request holds.
+    const ids = Array.from({ length: 100 }, (_, i) => client.track('AdImpression', { i, pad: 'x'.repeat(1000) }));
+    await clock.advance(SAVE_DELAY_MS);
+    storage.save = () => new Promise<void>((resolve) => (finishSave = resolve));
+    server.events = () => new Promise<Reply>(() => undefined); // the page is gone: no answer comes
+    lifecycle.emit('background');
+    await settle();
+    assert.equal(server.posts.length, 1, 'sent in the same task, though the save of this moment has not finished');
+    const [request] = server.posts;
+    assert.equal(request.keepalive, true);
+    assert.equal(request.headers['content-encoding'], undefined, 'not gzipped: CompressionStream needs tasks a closing page may not get');
+    assert.ok(JSON.stringify(request.body?.events).length <= KEEPALIVE_EVENT_BYTES);
+    assert.ok(request.bodyBytes < 64 * 1024, `${request.bodyBytes} bytes, within the browser's keepalive budget`);
+    assert.deepEqual(server.sentIds[0], ids.slice(0, server.sentIds[0].length));
+    assert.ok(server.sentIds[0].length < 100, 'what does not fit waits for the next start');
+    finishSave?.();
+  });
+
+  it('back in the foreground: requests are ordinary again', async () => {
+    const lifecycle = fakeLifecycle();
+    const { client, server } = harness({ flushAt: 1000, lifecycle });
+    client.track('LevelStarted');
+    lifecycle.emit('exit');
+    await settle();
+    client.track('LevelCompleted');
+    lifecycle.emit('foreground');
+    await client.flush();
+    assert.deepEqual(
+      server.posts.map((request) => request.keepalive),
+      [true, false],
+    );
+  });
+
+  it('shutdown keeps retrying while a retry falls within its timeout, then saves what is left', async () => {
+    const { client, server, clock, storage } = harness({ flushAt: 1000 });
+    let answers = 0;
+    server.events = (request) => (++answers <= 2 ? failure(503, 'SERVICE_UNAVAILABLE', 'queue_unavailable') : accepted(request));
+    const id = client.track('SessionEnded');
+    let done = false;
+    void client.shutdown({ timeoutMs: 10_000 }).then(() => (done = true));
+    await clock.advance(9_999);
+    assert.equal(done, true, 'done before its timeout');
+    assert.equal(server.posts.length, 3);
+    assert.deepEqual(client.stats(), { queued: 0, sent: 1, retried: 2, dropped: {} });
+    assert.deepEqual(await storage.ids(), []);
+
+    const second = harness({ flushAt: 1000 });
+    second.server.events = () => failure(503, 'SERVICE_UNAVAILABLE', 'queue_unavailable', undefined, { 'Retry-After': '120' });
+    const kept = second.client.track('SessionEnded');
+    let stopped = false;
+    void second.client.shutdown({ timeoutMs: 10_000 }).then(() => (stopped = true));
+    await second.clock.advance(0);
+    assert.equal(stopped, true, 'a retry past the timeout is not waited for');
+    assert.equal(second.server.posts.length, 1);
+    assert.deepEqual(await second.storage.ids(), [kept], 'kept for the next start');
+    assert.notEqual(id, kept);
+  });
+
+  it('gzips bodies of 2 KiB and more with CompressionStream, and sends smaller ones as they are', async () => {
+    const { client, server } = harness({ flushAt: 1000, compression: true });
+    client.track('LevelStarted', { level: 1 });
+    await client.flush();
+    const ids = Array.from({ length: 40 }, (_, i) => client.track('AdImpression', { i, network: 'example-ads' }));
+    await client.flush();
+    const [small, large] = server.posts;
+    assert.equal(small.headers['content-encoding'], undefined);
+    assert.equal(typeof small.bodyBytes, 'number');
+    assert.equal(large.headers['content-encoding'], 'gzip');
+    assert.deepEqual(server.sentIds[1], ids, 'the server reads the same events');
+    const plain = JSON.stringify(large.body).length;
+    assert.ok(plain >= 2048 && large.bodyBytes < plain / 3, `${plain} bytes of JSON sent as ${large.bodyBytes}`);
   });
 });
 

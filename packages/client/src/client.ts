@@ -1,4 +1,7 @@
 import { backoffDelay, rateLimitPauseMs, retryAfterMs } from './backoff.js';
+import { browserLifecycle } from './browser-lifecycle.js';
+import { BrowserStorage } from './browser-storage.js';
+import { GZIP_FROM_BYTES, gzip } from './compression.js';
 import { checkEvent, eventRules, parseClientConfig, type ClientConfig, type EventRules } from './config.js';
 import { randomUuid, utf8Length } from './encoding.js';
 import { MemoryStorage } from './memory-storage.js';
@@ -11,6 +14,8 @@ import type {
   FetchLike,
   FieldProblem,
   Lifecycle,
+  LifecycleEvent,
+  RequestLike,
   ResponseLike,
   Stats,
   Storage,
@@ -21,6 +26,14 @@ import type {
 export const MAX_BATCH_EVENTS = 200;
 /** How often the client-config is read at most. */
 export const CONFIG_REFRESH_MS = 5 * 60_000;
+/** Changes to the queue are saved at most this long after they are made (several tracks make one write). */
+export const SAVE_DELAY_MS = 250;
+/**
+ * Bytes of events in a request sent while the page is hidden or closing. Browsers give a page 64 KiB of keepalive
+ * bodies in flight (https://fetch.spec.whatwg.org/#http-network-or-cache-fetch, step "inflightKeepaliveBytes"); one
+ * request is in flight at a time, and this leaves room for the rest of the body.
+ */
+export const KEEPALIVE_EVENT_BYTES = 60 * 1024;
 
 export interface IngestClientOptions {
   /** The service's base URL: events go to `${endpoint}/ingest/events`. */
@@ -30,8 +43,12 @@ export interface IngestClientOptions {
   userId: string;
   /** The player's access token; called again (once, however many requests wait) when the server answers token_expired. */
   getToken: () => Promise<string>;
-  /** Where the queue is kept between runs (default: memory). Keep one per player and game. */
+  /**
+   * Where the queue is kept between runs. Default: in a browser, IndexedDB, falling back to localStorage, then memory
+   * (one queue per endpoint, game and player); elsewhere, memory. Keep one per player and game.
+   */
   storage?: Storage;
+  /** The app's lifecycle: the client sends on 'background' and 'exit'. Default: the page's in a browser, none elsewhere. */
   lifecycle?: Lifecycle;
   clock?: Clock;
   fetch?: FetchLike;
@@ -51,8 +68,13 @@ export interface IngestClientOptions {
   maxQueueBytes?: number;
   /** A request not answered within this is abandoned and retried (default 15 000 ms). */
   requestTimeoutMs?: number;
-  /** Send `sent_at` (the device's time of the attempt) with each request. Off by default: the server takes it from a later release. */
+  /**
+   * Send `sent_at`, the device's time of the attempt, with each request (default true), so that the server can tell a
+   * device's clock that is off. Against a server that refuses it, the client goes on without it.
+   */
   sendSentAt?: boolean;
+  /** Gzip request bodies of 2 KiB and more where the platform has CompressionStream (default true). */
+  compression?: boolean;
   /** Read GET /ingest/client-config at start and at most every 5 minutes (default true). */
   clientConfig?: boolean;
   onDrop?: (reason: DropReason, events: WireEvent[], details?: FieldProblem[]) => void;
@@ -70,7 +92,10 @@ export interface IngestClient {
   track(type: string, customdata?: Record<string, unknown>, options?: TrackOptions): string;
   /** Sends what is queued, one request at a time, until the queue is empty or the client has to wait (retry, rate limit, stop). */
   flush(): Promise<void>;
-  /** Flushes within `timeoutMs` (default 5000), saves the queue and stops: later events are dropped as `closed`. */
+  /**
+   * Sends what is queued for at most `timeoutMs` (default 5000), retrying when a retry falls within it, then saves the
+   * queue and stops: later events are dropped as `closed`. What is not sent stays saved for the next start.
+   */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
   /** Sends again after a stop (401 other than token_expired, 403, an answer the client cannot act on). */
   resume(): void;
@@ -113,6 +138,7 @@ class Client implements IngestClient {
   private readonly loaded: Promise<void>;
   private dirty = false;
   private saving: Promise<void> | undefined;
+  private saveTimer: unknown;
 
   private config: ClientConfig | undefined;
   private rules: EventRules | undefined;
@@ -120,6 +146,8 @@ class Client implements IngestClient {
   private configFetch: Promise<void> | undefined;
 
   private tokenPromise: Promise<string> | undefined;
+  /** Hidden or closing: requests go with keepalive, within its budget, and nothing waits for a later task. */
+  private unloading = false;
   private expiredBefore = false;
 
   private pumping: Promise<boolean> | undefined;
@@ -138,6 +166,7 @@ class Client implements IngestClient {
   private inFlight: string[] = [];
 
   private intervalTimer: unknown;
+  private shutdownTimer: unknown;
   private wakeTimer: unknown;
   private wakeAt = 0;
   private readonly unsubscribe: (() => void) | undefined;
@@ -145,18 +174,32 @@ class Client implements IngestClient {
   constructor(private readonly options: IngestClientOptions) {
     this.clock = options.clock ?? systemClock;
     this.fetch = options.fetch ?? globalFetch();
-    this.storage = options.storage ?? new MemoryStorage();
     this.random = options.random ?? Math.random;
     this.endpoint = options.endpoint.replace(/\/+$/, '');
-    this.sentAt = options.sendSentAt === true;
+    const page = browserLifecycle();
+    const lifecycle = options.lifecycle ?? page;
+    this.storage =
+      options.storage ??
+      (page !== undefined ? new BrowserStorage(`${this.endpoint} ${options.gameId} ${options.userId}`) : new MemoryStorage());
+    this.sentAt = options.sendSentAt !== false;
     this.loaded = this.restore();
     this.refreshConfigIfStale();
-    this.unsubscribe = options.lifecycle?.subscribe((event) => {
-      if (event === 'foreground') {
-        this.refreshConfigIfStale();
-        void this.kick();
-      } else void this.flush();
-    });
+    this.unsubscribe = lifecycle?.subscribe((event) => this.onLifecycle(event));
+  }
+
+  private onLifecycle(event: LifecycleEvent): void {
+    if (this.halted) return;
+    if (event === 'foreground') {
+      this.unloading = false;
+      this.refreshConfigIfStale();
+      this.draining = true;
+      void this.kick();
+      return;
+    }
+    // The page may not run another task: start the save now, and send in this task's microtasks.
+    this.unloading = true;
+    void this.persisted();
+    void this.flush();
   }
 
   track(type: string, customdata?: Record<string, unknown>, options?: TrackOptions): string {
@@ -219,12 +262,14 @@ class Client implements IngestClient {
   async shutdown(options?: { timeoutMs?: number }): Promise<void> {
     if (this.closed) return this.persisted();
     this.closed = true;
+    const deadlineAt = this.clock.now() + (options?.timeoutMs ?? 5000);
     let timer: unknown;
     const deadline = new Promise<void>((resolve) => {
-      timer = this.clock.setTimeout(resolve, options?.timeoutMs ?? 5000);
+      timer = this.clock.setTimeout(resolve, deadlineAt - this.clock.now());
     });
-    await Promise.race([this.flush(), deadline]);
+    await Promise.race([this.flushUntil(deadlineAt), deadline]);
     this.clock.clearTimeout(timer);
+    this.clock.clearTimeout(this.shutdownTimer);
     this.halted = true;
     this.abortInFlight?.();
     this.clock.clearTimeout(this.intervalTimer);
@@ -232,6 +277,19 @@ class Client implements IngestClient {
     this.unsubscribe?.();
     await this.pumping;
     await this.persisted();
+  }
+
+  /** Flushes, and again after each wait (a retry, a rate limit) that ends before `deadlineAt`. */
+  private async flushUntil(deadlineAt: number): Promise<void> {
+    for (;;) {
+      await this.flush();
+      const waitUntil = this.blockedUntil;
+      if (this.queue.length === 0 || this.halted || this.stopped !== undefined || this.config?.enabled === false) return;
+      if (waitUntil >= deadlineAt) return;
+      await new Promise<void>((resolve) => {
+        this.shutdownTimer = this.clock.setTimeout(resolve, Math.max(waitUntil - this.clock.now(), 0));
+      });
+    }
   }
 
   resume(): void {
@@ -288,7 +346,7 @@ class Client implements IngestClient {
     try {
       await this.loaded;
       while (this.draining && this.queue.length > 0 && !this.halted && this.stopped === undefined) {
-        if (this.configFetch !== undefined) await this.configFetch;
+        if (this.configFetch !== undefined && !this.unloading) await this.configFetch;
         if (this.config?.enabled === false) {
           // The kill switch: keep the queue, look again when the configuration may be read again.
           this.wake((this.configAttemptAt ?? this.clock.now()) + CONFIG_REFRESH_MS);
@@ -300,7 +358,10 @@ class Client implements IngestClient {
         }
         const batch = this.takeBatch();
         if (batch.length === 0) continue;
-        await this.persisted(); // saved before sent
+        // Saved before sent; when the page is going, its save has started, and the server's deduplication makes a
+        // request whose removal is never saved harmless.
+        if (this.unloading) void this.persisted();
+        else await this.persisted();
         if (this.halted) return true;
         this.inFlight = batch.map((entry) => entry.event.event_id);
         try {
@@ -324,7 +385,7 @@ class Client implements IngestClient {
   /** The head of the queue, as much as one request takes; an event alone over the byte budget is dropped. */
   private takeBatch(): Entry[] {
     const maxEvents = this.batchEvents();
-    const maxBytes = this.batchBytes();
+    const maxBytes = this.unloading ? Math.min(this.batchBytes(), KEEPALIVE_EVENT_BYTES) : this.batchBytes();
     const batch: Entry[] = [];
     let bytes = 1; // "[" and "]", and a comma between two events
     for (const entry of this.queue) {
@@ -361,7 +422,7 @@ class Client implements IngestClient {
       if (this.sentAt) body.sent_at = new Date(this.clock.now()).toISOString();
       let answer: Answer;
       try {
-        answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, JSON.stringify(body));
+        answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, await this.encode(JSON.stringify(body)));
       } catch {
         return this.retryLater(batch, 0, undefined);
       }
@@ -444,8 +505,23 @@ class Client implements IngestClient {
     this.report(error);
   }
 
+  /**
+   * The body as sent: gzipped from GZIP_FROM_BYTES on where the platform can, except while unloading (compressing takes
+   * tasks a closing page may not get).
+   */
+  private async encode(json: string): Promise<{ body: string | Uint8Array; gzipped: boolean }> {
+    if (this.unloading || this.options.compression === false || utf8Length(json) < GZIP_FROM_BYTES) return { body: json, gzipped: false };
+    const gzipped = await gzip(json).catch(() => undefined);
+    return gzipped === undefined ? { body: json, gzipped: false } : { body: gzipped, gzipped: true };
+  }
+
   /** One request, abandoned after requestTimeoutMs (or at the end of shutdown): the answer and its body. */
-  private async request(method: 'GET' | 'POST', url: string, token: string, body?: string): Promise<Answer> {
+  private async request(
+    method: 'GET' | 'POST',
+    url: string,
+    token: string,
+    encoded?: { body: string | Uint8Array; gzipped: boolean },
+  ): Promise<Answer> {
     const controller = abortController();
     let timer: unknown;
     const abandoned = new Promise<never>((_, reject) => {
@@ -457,9 +533,12 @@ class Client implements IngestClient {
       if (method === 'POST') this.abortInFlight = abort;
     });
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (encoded !== undefined) headers['content-type'] = 'application/json';
+    if (encoded?.gzipped === true) headers['content-encoding'] = 'gzip';
+    const init: RequestLike = { method, headers, body: encoded?.body, signal: controller?.signal as never };
+    if (this.unloading && method === 'POST') init.keepalive = true;
     try {
-      const response = await Promise.race([this.fetch(url, { method, headers, body, signal: controller?.signal as never }), abandoned]);
+      const response = await Promise.race([this.fetch(url, init), abandoned]);
       const text = await Promise.race([response.text(), abandoned]);
       return { response, text };
     } finally {
@@ -577,28 +656,39 @@ class Client implements IngestClient {
     return JSON.stringify(snapshot);
   }
 
-  /** Saves the queue soon: the changes of one tick make one write, and one write runs at a time. */
+  /** Saves the queue within SAVE_DELAY_MS: the changes made meanwhile make one write, and one write runs at a time. */
   private markDirty(): void {
     this.dirty = true;
-    this.saving ??= this.saveLoop();
+    if (this.saving !== undefined || this.saveTimer !== undefined) return;
+    this.saveTimer = this.clock.setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saving ??= this.save();
+    }, SAVE_DELAY_MS);
   }
 
-  private async saveLoop(): Promise<void> {
+  private async save(): Promise<void> {
     await this.loaded;
-    while (this.dirty) {
-      this.dirty = false;
-      try {
-        await this.storage.save(this.snapshot());
-      } catch (error) {
-        this.report({ kind: 'storage', message: `save failed: ${String(error)}` });
-      }
+    this.dirty = false;
+    try {
+      await this.storage.save(this.snapshot());
+    } catch (error) {
+      this.report({ kind: 'storage', message: `save failed: ${String(error)}` });
     }
     this.saving = undefined;
+    if (this.dirty) this.markDirty();
   }
 
-  /** Resolves once every change so far is saved (or its save failed). */
+  /** Saves what is not saved yet, now; resolves once every change so far is saved (or its save failed). */
   private async persisted(): Promise<void> {
-    while (this.saving !== undefined) await this.saving;
+    for (;;) {
+      if (this.saveTimer !== undefined) {
+        this.clock.clearTimeout(this.saveTimer);
+        this.saveTimer = undefined;
+        this.saving ??= this.save();
+      }
+      if (this.saving === undefined) return;
+      await this.saving;
+    }
   }
 
   private remove(ids: Set<string>): void {

@@ -18,7 +18,10 @@ export interface ResponseLike {
 export interface RequestLike {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string;
+  /** JSON, or JSON gzipped (with a `content-encoding: gzip` header). */
+  body?: string | Uint8Array;
+  /** Set while the page is hidden or closing: the browser finishes the request after the page has gone. */
+  keepalive?: boolean;
   /**
    * The platform's AbortSignal, aborted when the client gives the request up. Typed `never` so that the platform's own
    * fetch fits FetchLike without the DOM's or Node's types: a fetch of your own may read it as its platform's type.
