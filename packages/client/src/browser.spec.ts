@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { browserLifecycle } from './browser-lifecycle.js';
-import { BrowserStorage, IndexedDbStorage, LocalStorageStorage } from './browser-storage.js';
+import { BrowserStorage, IndexedDbStorage, LocalStorageStorage, type LockManager, type StorageTier } from './browser-storage.js';
 import { SAVE_DELAY_MS } from './client.js';
 import { MemoryStorage } from './memory-storage.js';
 import { FakeClock, harness } from './testing/fakes.js';
@@ -26,72 +26,119 @@ class FakeLocalStorage {
   }
 }
 
-/** A tier that fails when told to, and counts what it is asked. */
-class Tier extends MemoryStorage {
+/** A durable place of a fake browser (IndexedDB or localStorage) that fails when told to. */
+class Place implements StorageTier {
+  value: string | null = null;
   failLoad = false;
   failSave = false;
-  removed = 0;
-  override load(): Promise<string | null> {
-    return this.failLoad ? Promise.reject(new Error('refused')) : super.load();
+  failRemove = false;
+  load(): Promise<string | null> {
+    return this.failLoad ? Promise.reject(new Error('refused')) : Promise.resolve(this.value);
   }
-  override save(snapshot: string): Promise<void> {
-    return this.failSave ? Promise.reject(new Error('full')) : super.save(snapshot);
+  save(snapshot: string): Promise<void> {
+    if (this.failSave) return Promise.reject(new Error('full'));
+    this.value = snapshot;
+    return Promise.resolve();
   }
-  async remove(): Promise<void> {
-    this.removed += 1;
-    await super.save(null as unknown as string);
+  remove(): Promise<void> {
+    if (this.failRemove) return Promise.reject(new Error('connection lost'));
+    this.value = null;
+    return Promise.resolve();
   }
 }
+
+/** The places of a fake browser, by key, which outlive a run; memory does not. */
+class FakeBrowser {
+  readonly places = new Map<string, [Place, Place]>();
+  place(key: string): [Place, Place] {
+    let places = this.places.get(key);
+    if (places === undefined) this.places.set(key, (places = [new Place(), new Place()]));
+    return places;
+  }
+  readonly tiers = (key: string): StorageTier[] => [...this.place(key), new MemoryStorage()];
+}
+
+/** navigator.locks: a lock is held until its callback's promise ends. */
+class FakeLocks implements LockManager {
+  readonly held = new Set<string>();
+  async request(name: string, _options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<void>): Promise<unknown> {
+    if (this.held.has(name)) return callback(null);
+    this.held.add(name);
+    try {
+      return await callback({ name });
+    } finally {
+      this.held.delete(name);
+    }
+  }
+}
+
+/** Lets locks let go: a released lock is free once its callback's promise has settled. */
+const released = () => new Promise((resolve) => setImmediate(resolve));
 
 const globals = globalThis as { document?: unknown; window?: unknown; localStorage?: unknown };
 
 describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
-  it('saves to the first tier that takes it, and from then on to that one; a full storage never throws', async () => {
-    const [first, second, third] = [new Tier(), new Tier(), new Tier()];
-    const storage = new BrowserStorage('key', [first, second, third]);
+  it('saves to the first place that takes it, and from then on to that one; memory when none does', async () => {
+    const browser = new FakeBrowser();
+    const [indexedDb, local] = browser.place('key');
+    const storage = new BrowserStorage('key', browser.tiers, undefined);
+    assert.deepEqual(await storage.loadAll(), []);
     await storage.save('one');
-    assert.equal(await first.load(), 'one');
-    first.failSave = true;
+    assert.equal(indexedDb.value, 'one');
+    indexedDb.failSave = true;
     await storage.save('two');
-    assert.equal(await second.load(), 'two');
-    assert.equal(await first.load(), null, 'the tier left behind is cleared: a later run cannot load an older queue from it');
-    first.failSave = false;
+    assert.equal(local.value, 'two');
+    assert.equal(indexedDb.value, null, 'the place left behind is emptied once the queue is saved durably elsewhere');
+    indexedDb.failSave = false;
     await storage.save('three');
-    assert.equal(await second.load(), 'three', 'a tier that failed is not tried again in this run');
-    second.failSave = true;
-    third.failSave = true;
-    await assert.rejects(storage.save('four'), 'every tier failed: the client reports it, and keeps the queue in memory');
+    assert.equal(local.value, 'three', 'a place that failed is not used again in this run');
+    local.failSave = true;
+    await storage.save('four');
+    assert.equal(local.value, 'three', 'memory took it: the durable copy is kept, not emptied');
+    assert.deepEqual(await new BrowserStorage('key', browser.tiers, undefined).loadAll(), ['three'], 'and the next run reads it');
   });
 
-  it('loads from the first tier that answers; an empty tier lets a later one holding a snapshot answer', async () => {
-    const [first, second] = [new Tier(), new Tier()];
-    await second.save('saved by a run that fell back');
-    const storage = new BrowserStorage('key', [first, second]);
-    assert.equal(await storage.load(), 'saved by a run that fell back');
-    await storage.save('next');
-    assert.equal(await first.load(), 'next', 'saves still go to the first tier');
-    assert.equal(await second.load(), null, 'and the first save clears the others');
+  it('never empties a place it could not read: IndexedDB slow at start keeps its queue for the next run', async () => {
+    const browser = new FakeBrowser();
+    const [indexedDb, local] = browser.place('key');
+    indexedDb.value = 'saved by the last run';
+    indexedDb.failLoad = true;
+    const second = new BrowserStorage('key', browser.tiers, undefined);
+    assert.deepEqual(await second.loadAll(), []);
+    await second.save('this run');
+    assert.equal(local.value, 'this run', 'saves skip the place it could not read');
+    assert.equal(indexedDb.value, 'saved by the last run', 'not emptied: never read');
+    indexedDb.failLoad = false;
+    const third = new BrowserStorage('key', browser.tiers, undefined);
+    assert.deepEqual(await third.loadAll(), ['saved by the last run', 'this run'], 'both read, for the client to merge');
+    await third.save('merged');
+    assert.deepEqual([indexedDb.value, local.value], ['merged', null]);
+  });
 
-    const refused = new Tier();
-    refused.failLoad = true;
-    const third = new Tier();
-    await third.save('there');
-    assert.equal(await new BrowserStorage('key', [refused, third]).load(), 'there');
+  it('reads every place, so that an emptying that failed only means events sent again', async () => {
+    const browser = new FakeBrowser();
+    const [indexedDb, local] = browser.place('key');
+    const first = new BrowserStorage('key', browser.tiers, undefined);
+    await first.loadAll();
+    await first.save('A');
+    indexedDb.failSave = true;
+    indexedDb.failRemove = true;
+    await first.save('A B C');
+    assert.deepEqual([indexedDb.value, local.value], ['A', 'A B C']);
+    indexedDb.failSave = indexedDb.failRemove = false;
+    assert.deepEqual(await new BrowserStorage('key', browser.tiers, undefined).loadAll(), ['A', 'A B C']);
   });
 
   it('without IndexedDB, and with a localStorage that is full, the queue goes on in memory', async () => {
     const local = new FakeLocalStorage(10);
-    const storage = new BrowserStorage('key', [
-      new IndexedDbStorage('key', undefined),
-      new LocalStorageStorage('q', () => local),
-      new MemoryStorage(),
-    ]);
-    assert.equal(await storage.load(), null);
+    const tiers = (key: string) => [new IndexedDbStorage(key, undefined), new LocalStorageStorage(key, () => local), new MemoryStorage()];
+    const storage = new BrowserStorage('q', tiers, undefined);
+    assert.deepEqual(await storage.loadAll(), []);
     await storage.save('short');
     assert.equal(local.getItem('q'), 'short');
     await storage.save('longer than ten characters');
-    assert.equal(local.getItem('q'), null);
-    assert.equal(await storage.load(), 'longer than ten characters');
+    assert.equal(local.getItem('q'), 'short', 'kept: memory is not a durable place');
+    assert.equal(await storage.load(), 'longer than ten characters', 'this run goes on in memory');
   });
 
   it('LocalStorageStorage rejects (never throws) where reading window.localStorage itself throws', async () => {
@@ -100,6 +147,61 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
     });
     await assert.rejects(storage.load());
     await assert.rejects(storage.save('x'));
+  });
+});
+
+describe('BrowserStorage: tabs', () => {
+  /** Two tabs of one player, each with a queue saved. */
+  async function twoTabs() {
+    const browser = new FakeBrowser();
+    const locks = new FakeLocks();
+    const [a, b] = [new BrowserStorage('key', browser.tiers, locks), new BrowserStorage('key', browser.tiers, locks)];
+    await a.loadAll();
+    await b.loadAll();
+    await a.save('tab a');
+    await b.save('tab b');
+    return { browser, locks, a, b };
+  }
+
+  it('gives two tabs of one player their own slot, so that neither overwrites the other', async () => {
+    const { browser, locks } = await twoTabs();
+    assert.equal(browser.place('key')[0].value, 'tab a');
+    assert.equal(browser.place('key#1')[0].value, 'tab b');
+    assert.deepEqual([...locks.held].sort(), ['playsmart-ingest:key', 'playsmart-ingest:key#1']);
+  });
+
+  it('takes over the queue of a tab closed with events in it, then lets its slot go', async () => {
+    const { browser, locks, a, b } = await twoTabs();
+    b.close(); // the tab closed
+    await released();
+    const c = new BrowserStorage('key', browser.tiers, locks);
+    assert.deepEqual(await c.loadAll(), ['tab b'], "slot 1 is c's own, and holds b's queue");
+    a.close();
+    await released();
+    const d = new BrowserStorage('key', browser.tiers, locks);
+    assert.deepEqual(await d.loadAll(), ['tab a'], "slot 0 is d's, with a's queue");
+    assert.ok(!locks.held.has('playsmart-ingest:key#2'), 'empty slots are not held');
+
+    c.close();
+    d.close();
+    await released();
+    const e = new BrowserStorage('key', browser.tiers, locks);
+    assert.deepEqual(await e.loadAll(), ['tab a', 'tab b'], 'one tab reopened takes both queues');
+    assert.ok(locks.held.has('playsmart-ingest:key#1'), "held until its queue is in e's");
+    await e.save('tab a, tab b');
+    assert.deepEqual([browser.place('key')[0].value, browser.place('key#1')[0].value], ['tab a, tab b', null]);
+    assert.deepEqual([...locks.held], ['playsmart-ingest:key']);
+  });
+
+  it('with every slot held, keeps the queue in memory rather than overwrite another tab', async () => {
+    const browser = new FakeBrowser();
+    const locks = new FakeLocks();
+    for (let slot = 0; slot < 8; slot++) await new BrowserStorage('key', browser.tiers, locks).loadAll();
+    const ninth = new BrowserStorage('key', browser.tiers, locks);
+    await ninth.loadAll();
+    await ninth.save('ninth');
+    assert.ok([...browser.places.values()].every(([indexedDb]) => indexedDb.value === null));
+    assert.equal(await ninth.load(), 'ninth');
   });
 });
 

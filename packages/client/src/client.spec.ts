@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KEEPALIVE_EVENT_BYTES, SAVE_DELAY_MS } from './client.js';
-import type { Lifecycle, LifecycleEvent, Storage } from './types.js';
+import type { Lifecycle, LifecycleEvent, Storage, WireEvent } from './types.js';
 import { accepted, failure, FakeClock, FakeServer, harness, InspectableStorage, settle, type Reply } from './testing/fakes.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -130,6 +130,21 @@ describe('createIngestClient: saved before sent', () => {
     assert.deepEqual(second.server.posts[0].body?.events[0].customdata, { level: 1 });
     await clock.advance(SAVE_DELAY_MS);
     assert.deepEqual(await storage.ids(), [], 'the removal saved');
+  });
+
+  it('merges every snapshot the storage holds by event_id, and reports one that is not a queue instead of failing', async () => {
+    const event = (id: string) => ({ event_id: id, type: 'LevelStarted', timestamp: '2026-04-22T14:30:00Z' });
+    const snapshot = (...ids: string[]) =>
+      JSON.stringify({ v: 1, user_id: 'device-abc-123', game_id: 'com.example.stackblaster', events: ids.map(event) });
+    const storage = new InspectableStorage();
+    const texts = [snapshot('a', 'b'), 'null', snapshot('b', 'c'), '{"events":[null,7]}', 'not json'];
+    storage.loadAll = () => Promise.resolve(texts);
+    const { client, server, errors, clock } = harness({}, { storage });
+    await client.flush();
+    assert.deepEqual(server.sentIds, [['a', 'b', 'c']]);
+    assert.equal(errors.filter((error) => error.kind === 'storage').length, 2, "'null' and 'not json'; the object holds no event");
+    await clock.advance(SAVE_DELAY_MS);
+    assert.deepEqual(await storage.ids(), [], 'the merged queue, saved in place of what was read');
   });
 
   it('reports saved events of another player or game as identity_changed, and does not send them', async () => {
@@ -547,20 +562,27 @@ describe('createIngestClient: the app going away, shutdown, compression', () => 
     };
   }
 
-  it('on background: sends at once with keepalive, within 60 KiB of events a request, without waiting for the save', async () => {
+  it('on background: saves the newest events and sends with keepalive at once, within 60 KiB a request', async () => {
     const lifecycle = fakeLifecycle();
     const storage = new InspectableStorage();
-    let finishSave: (() => void) | undefined;
+    const saves: string[][] = [];
+    // The page is going: no save ends, no answer comes.
+    storage.save = (snapshot) => {
+      saves.push((JSON.parse(snapshot) as { events: WireEvent[] }).events.map((event) => event.event_id));
+      return new Promise<void>(() => undefined);
+    };
     const { client, server, clock } = harness({ flushAt: 1000, lifecycle }, { storage });
+    server.events = () => new Promise<Reply>(() => undefined);
     // 100 events of about 1 KiB: more than one keepalive request holds.
     const ids = Array.from({ length: 100 }, (_, i) => client.track('AdImpression', { i, pad: 'x'.repeat(1000) }));
     await clock.advance(SAVE_DELAY_MS);
-    storage.save = () => new Promise<void>((resolve) => (finishSave = resolve));
-    server.events = () => new Promise<Reply>(() => undefined); // the page is gone: no answer comes
+    assert.equal(saves.length, 1, 'a save of the 100 is running');
+    ids.push(client.track('SessionEnded'));
     lifecycle.emit('background');
     // Only microtasks: a closing page may run no other task after pagehide.
     for (let i = 0; i < 100; i++) await Promise.resolve();
-    assert.equal(server.posts.length, 1, 'sent in the same task, though the save of this moment has not finished');
+    assert.deepEqual(saves[1], ids, 'a save of every event starts at once, beside the one still running');
+    assert.equal(server.posts.length, 1, 'sent in the same task, though no save has finished');
     const [request] = server.posts;
     assert.equal(request.keepalive, true);
     assert.equal(request.headers['content-encoding'], undefined, 'not gzipped: CompressionStream needs tasks a closing page may not get');
@@ -568,7 +590,54 @@ describe('createIngestClient: the app going away, shutdown, compression', () => 
     assert.ok(request.bodyBytes < 64 * 1024, `${request.bodyBytes} bytes, within the browser's keepalive budget`);
     assert.deepEqual(server.sentIds[0], ids.slice(0, server.sentIds[0].length));
     assert.ok(server.sentIds[0].length < 100, 'what does not fit waits for the next start');
-    finishSave?.();
+  });
+
+  it('on background: a batch waiting for its save, or in flight without keepalive, goes again with keepalive', async () => {
+    const lifecycle = fakeLifecycle();
+    const storage = new InspectableStorage();
+    let endSave: () => void = () => undefined;
+    storage.save = () => new Promise<void>((resolve) => (endSave = resolve));
+    const { client, server, clock } = harness({ flushAt: 2, lifecycle }, { storage });
+    const replies: ((reply: Reply) => void)[] = [];
+    server.events = () => new Promise<Reply>((resolve) => replies.push(resolve));
+    const ids = [client.track('LevelStarted'), client.track('LevelCompleted')];
+    await settle();
+    assert.equal(server.posts.length, 0, 'the batch waits for its save');
+    lifecycle.emit('background');
+    await settle();
+    assert.deepEqual(
+      server.posts.map((request) => request.keepalive),
+      [true],
+      'taken again and sent with keepalive, without waiting for the save',
+    );
+    replies[0](accepted(server.posts[0]));
+    endSave();
+    await settle();
+    lifecycle.emit('foreground');
+    const more = [client.track('LevelStarted'), client.track('LevelFailed')];
+    await clock.advance(SAVE_DELAY_MS);
+    endSave();
+    await settle();
+    assert.equal(server.posts[1].keepalive, false, 'an ordinary request in flight…');
+    lifecycle.emit('exit');
+    await settle();
+    assert.equal(server.posts[2].keepalive, true, '…abandoned when the page goes, and sent again with keepalive');
+    assert.deepEqual(server.sentIds.slice(1), [more, more]);
+    replies[2](accepted(server.posts[2]));
+    await settle();
+    assert.deepEqual(client.stats(), { queued: 0, sent: 4, retried: 0, dropped: {} });
+    assert.deepEqual(server.sentIds[0], ids);
+  });
+
+  it('on background: an event too large for keepalive goes in an ordinary request, and is not dropped', async () => {
+    const lifecycle = fakeLifecycle();
+    const { client, server, drops } = harness({ flushAt: 1000, lifecycle });
+    const id = client.track('Custom', { blob: 'x'.repeat(KEEPALIVE_EVENT_BYTES) }, { customEventName: 'Big' });
+    lifecycle.emit('background');
+    await settle();
+    assert.deepEqual(drops, []);
+    assert.deepEqual(server.sentIds, [[id]]);
+    assert.equal(server.posts[0].keepalive, false);
   });
 
   it('back in the foreground: requests are ordinary again', async () => {
@@ -609,6 +678,22 @@ describe('createIngestClient: the app going away, shutdown, compression', () => 
     assert.equal(second.server.posts.length, 1);
     assert.deepEqual(await second.storage.ids(), [kept], 'kept for the next start');
     assert.notEqual(id, kept);
+  });
+
+  it('shutdown resolves within its timeout though getToken or the storage never answers', async () => {
+    const clock = new FakeClock();
+    const stuckToken = harness({ flushAt: 1000, getToken: () => new Promise<string>(() => undefined) }, { clock });
+    stuckToken.client.track('SessionEnded');
+    const stuckStorage = harness({ flushAt: 1000 }, { clock });
+    stuckStorage.storage.save = () => new Promise<void>(() => undefined);
+    stuckStorage.client.track('SessionEnded');
+    const ended: string[] = [];
+    void stuckToken.client.shutdown({ timeoutMs: 3000 }).then(() => ended.push('token'));
+    void stuckStorage.client.shutdown({ timeoutMs: 3000 }).then(() => ended.push('storage'));
+    await clock.advance(2999);
+    assert.deepEqual(ended, []);
+    await clock.advance(1);
+    assert.deepEqual(ended.sort(), ['storage', 'token']);
   });
 
   it('gzips bodies of 2 KiB and more with CompressionStream, and sends smaller ones as they are', async () => {

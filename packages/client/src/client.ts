@@ -93,8 +93,8 @@ export interface IngestClient {
   /** Sends what is queued, one request at a time, until the queue is empty or the client has to wait (retry, rate limit, stop). */
   flush(): Promise<void>;
   /**
-   * Sends what is queued for at most `timeoutMs` (default 5000), retrying when a retry falls within it, then saves the
-   * queue and stops: later events are dropped as `closed`. What is not sent stays saved for the next start.
+   * Sends what is queued, retrying when a retry falls within `timeoutMs` (default 5000), then saves the queue and stops:
+   * later events are dropped as `closed`. Resolves within `timeoutMs`; what is not sent stays saved for the next start.
    */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
   /** Sends again after a stop (401 other than token_expired, 403, an answer the client cannot act on). */
@@ -136,6 +136,7 @@ class Client implements IngestClient {
   private readonly counts = { sent: 0, retried: 0, dropped: {} as Partial<Record<DropReason, number>> };
 
   private readonly loaded: Promise<void>;
+  private isLoaded = false;
   private dirty = false;
   private saving: Promise<void> | undefined;
   private saveTimer: unknown;
@@ -148,6 +149,11 @@ class Client implements IngestClient {
   private tokenPromise: Promise<string> | undefined;
   /** Hidden or closing: requests go with keepalive, within its budget, and nothing waits for a later task. */
   private unloading = false;
+  /** Counts the times the app started going away: a batch taken before is taken again, for keepalive. */
+  private unloadings = 0;
+  private readonly unloadWaiters = new Set<() => void>();
+  /** A save started while the app goes away, beside the one that may be running. */
+  private urgentSave: Promise<void> | undefined;
   private expiredBefore = false;
 
   private pumping: Promise<boolean> | undefined;
@@ -161,7 +167,9 @@ class Client implements IngestClient {
   private stopped: ClientError | undefined;
   private closed = false;
   private halted = false;
-  private abortInFlight: (() => void) | undefined;
+  /** Abandons the POST in flight; whether it goes with keepalive. */
+  private abortInFlight: ((reason: AbandonReason) => void) | undefined;
+  private inFlightKeepalive = false;
   /** The event_ids of the request in flight: the queue's bounds spare them. */
   private inFlight: string[] = [];
 
@@ -196,9 +204,15 @@ class Client implements IngestClient {
       void this.kick();
       return;
     }
-    // The page may not run another task: start the save now, and send in this task's microtasks.
-    this.unloading = true;
-    void this.persisted();
+    // The page may not run another task: start the save now, and send within this task's microtasks. A request in
+    // flight without keepalive would be cancelled with the page: it is abandoned and its events go again with keepalive.
+    if (!this.unloading) {
+      this.unloading = true;
+      this.unloadings += 1;
+      for (const wake of this.unloadWaiters) wake();
+      if (!this.inFlightKeepalive) this.abortInFlight?.('unload');
+    }
+    this.saveNow();
     void this.flush();
   }
 
@@ -262,21 +276,32 @@ class Client implements IngestClient {
   async shutdown(options?: { timeoutMs?: number }): Promise<void> {
     if (this.closed) return this.persisted();
     this.closed = true;
-    const deadlineAt = this.clock.now() + (options?.timeoutMs ?? 5000);
-    let timer: unknown;
-    const deadline = new Promise<void>((resolve) => {
-      timer = this.clock.setTimeout(resolve, deadlineAt - this.clock.now());
-    });
-    await Promise.race([this.flushUntil(deadlineAt), deadline]);
-    this.clock.clearTimeout(timer);
+    const timeoutMs = options?.timeoutMs ?? 5000;
+    const deadlineAt = this.clock.now() + timeoutMs;
+    // The end of the timeout is kept for saving what is left.
+    const sendUntil = deadlineAt - Math.min(1000, timeoutMs / 5);
+    await this.until(this.flushUntil(sendUntil), sendUntil);
     this.clock.clearTimeout(this.shutdownTimer);
     this.halted = true;
-    this.abortInFlight?.();
+    this.abortInFlight?.('shutdown');
     this.clock.clearTimeout(this.intervalTimer);
     this.clock.clearTimeout(this.wakeTimer);
     this.unsubscribe?.();
-    await this.pumping;
-    await this.persisted();
+    // A getToken, a storage or a client-config read that never answers does not hold shutdown past its timeout.
+    await this.until(
+      Promise.all([this.pumping, this.persisted()]).then(() => this.storage.close?.()),
+      deadlineAt,
+    );
+  }
+
+  /** `work`, or the clock reaching `at`, whichever comes first. */
+  private async until(work: Promise<unknown>, at: number): Promise<void> {
+    let timer: unknown;
+    const deadline = new Promise<void>((resolve) => {
+      timer = this.clock.setTimeout(resolve, Math.max(at - this.clock.now(), 0));
+    });
+    await Promise.race([work, deadline]);
+    this.clock.clearTimeout(timer);
   }
 
   /** Flushes, and again after each wait (a retry, a rate limit) that ends before `deadlineAt`. */
@@ -356,16 +381,19 @@ class Client implements IngestClient {
           this.wake(this.blockedUntil);
           return true;
         }
-        const batch = this.takeBatch();
+        const unloadings = this.unloadings;
+        const { batch, keepalive } = this.takeBatch(this.unloading);
         if (batch.length === 0) continue;
-        // Saved before sent; when the page is going, its save has started, and the server's deduplication makes a
-        // request whose removal is never saved harmless.
-        if (this.unloading) void this.persisted();
-        else await this.persisted();
+        // Saved before sent. When the app is going away, the save has started (saveNow) and the request does not wait
+        // for it; if the removal after the 202 is never saved, the next start sends the events again and the server
+        // stores them once.
+        if (this.unloading) this.saveNow();
+        else await this.persistedUnlessUnloading();
         if (this.halted) return true;
+        if (this.unloadings !== unloadings) continue; // taken for an ordinary request: again, for keepalive
         this.inFlight = batch.map((entry) => entry.event.event_id);
         try {
-          await this.send(batch);
+          await this.send(batch, keepalive, unloadings);
         } finally {
           this.inFlight = [];
         }
@@ -382,10 +410,15 @@ class Client implements IngestClient {
     }
   }
 
-  /** The head of the queue, as much as one request takes; an event alone over the byte budget is dropped. */
-  private takeBatch(): Entry[] {
+  /**
+   * The head of the queue, as much as one request takes (with keepalive while unloading: within its budget); an event
+   * alone over a request's budget is dropped. An event alone over the keepalive budget goes in an ordinary request,
+   * which a closing page may cancel: it then stays saved for the next start.
+   */
+  private takeBatch(unloading: boolean): { batch: Entry[]; keepalive: boolean } {
     const maxEvents = this.batchEvents();
-    const maxBytes = this.unloading ? Math.min(this.batchBytes(), KEEPALIVE_EVENT_BYTES) : this.batchBytes();
+    const limit = this.batchBytes();
+    const maxBytes = unloading ? Math.min(limit, KEEPALIVE_EVENT_BYTES) : limit;
     const batch: Entry[] = [];
     let bytes = 1; // "[" and "]", and a comma between two events
     for (const entry of this.queue) {
@@ -393,15 +426,16 @@ class Client implements IngestClient {
       batch.push(entry);
       bytes += entry.bytes + 1;
     }
-    if (batch.length === 0 && this.queue.length > 0) {
-      const [head] = this.queue;
-      this.remove(new Set([head.event.event_id]));
-      this.drop('too_large', [head.event], [{ field: '', message: `the event takes ${head.bytes} bytes, over a request's ${maxBytes}` }]);
-    }
-    return batch;
+    if (batch.length > 0 || this.queue.length === 0) return { batch, keepalive: unloading };
+    const [head] = this.queue;
+    if (head.bytes + 2 <= limit) return { batch: [head], keepalive: false };
+    this.remove(new Set([head.event.event_id]));
+    this.drop('too_large', [head.event], [{ field: '', message: `the event takes ${head.bytes} bytes, over a request's ${limit}` }]);
+    return { batch: [], keepalive: false };
   }
 
-  private async send(batch: Entry[]): Promise<void> {
+  /** Sends `batch` until an answer settles it; returns early, leaving it queued, when the app starts going away. */
+  private async send(batch: Entry[], keepalive: boolean, unloadings: number): Promise<void> {
     // After a token_expired retried with backoff, the token is new already: another 401 is not refreshed at once.
     let refreshed = this.expiredBefore;
     this.expiredBefore = false;
@@ -420,10 +454,13 @@ class Client implements IngestClient {
         events: batch.map((entry) => entry.event),
       };
       if (this.sentAt) body.sent_at = new Date(this.clock.now()).toISOString();
+      const encoded = await this.encode(JSON.stringify(body), keepalive);
+      if (this.unloadings !== unloadings) return; // taken for an ordinary request: the pump takes it again
       let answer: Answer;
       try {
-        answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, await this.encode(JSON.stringify(body)));
-      } catch {
+        answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, encoded, keepalive);
+      } catch (error) {
+        if (error instanceof Abandoned && error.reason === 'unload') return;
         return this.retryLater(batch, 0, undefined);
       }
       const { response, text } = answer;
@@ -506,11 +543,11 @@ class Client implements IngestClient {
   }
 
   /**
-   * The body as sent: gzipped from GZIP_FROM_BYTES on where the platform can, except while unloading (compressing takes
+   * The body as sent: gzipped from GZIP_FROM_BYTES on where the platform can, except with keepalive (compressing takes
    * tasks a closing page may not get).
    */
-  private async encode(json: string): Promise<{ body: string | Uint8Array; gzipped: boolean }> {
-    if (this.unloading || this.options.compression === false || utf8Length(json) < GZIP_FROM_BYTES) return { body: json, gzipped: false };
+  private async encode(json: string, keepalive: boolean): Promise<{ body: string | Uint8Array; gzipped: boolean }> {
+    if (keepalive || this.options.compression === false || utf8Length(json) < GZIP_FROM_BYTES) return { body: json, gzipped: false };
     const gzipped = await gzip(json).catch(() => undefined);
     return gzipped === undefined ? { body: json, gzipped: false } : { body: gzipped, gzipped: true };
   }
@@ -521,29 +558,36 @@ class Client implements IngestClient {
     url: string,
     token: string,
     encoded?: { body: string | Uint8Array; gzipped: boolean },
+    keepalive = false,
   ): Promise<Answer> {
     const controller = abortController();
     let timer: unknown;
     const abandoned = new Promise<never>((_, reject) => {
-      const abort = () => {
+      const abort = (reason: AbandonReason) => {
         controller?.abort();
-        reject(new Error('request abandoned'));
+        reject(new Abandoned(reason));
       };
-      timer = this.clock.setTimeout(abort, this.options.requestTimeoutMs ?? 15_000);
-      if (method === 'POST') this.abortInFlight = abort;
+      timer = this.clock.setTimeout(() => abort('timeout'), this.options.requestTimeoutMs ?? 15_000);
+      if (method === 'POST') {
+        this.abortInFlight = abort;
+        this.inFlightKeepalive = keepalive;
+      }
     });
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
     if (encoded !== undefined) headers['content-type'] = 'application/json';
     if (encoded?.gzipped === true) headers['content-encoding'] = 'gzip';
     const init: RequestLike = { method, headers, body: encoded?.body, signal: controller?.signal as never };
-    if (this.unloading && method === 'POST') init.keepalive = true;
+    if (keepalive) init.keepalive = true;
     try {
       const response = await Promise.race([this.fetch(url, init), abandoned]);
       const text = await Promise.race([response.text(), abandoned]);
       return { response, text };
     } finally {
       this.clock.clearTimeout(timer);
-      if (method === 'POST') this.abortInFlight = undefined;
+      if (method === 'POST') {
+        this.abortInFlight = undefined;
+        this.inFlightKeepalive = false;
+      }
     }
   }
 
@@ -610,39 +654,46 @@ class Client implements IngestClient {
 
   // --- the queue and its storage ---------------------------------------------------------------------------------
 
+  /** Loads what earlier runs saved (every snapshot the storage holds, merged by event_id). Never rejects. */
   private async restore(): Promise<void> {
-    let text: string | null;
     try {
-      text = await this.storage.load();
+      const storage = this.storage;
+      const texts = storage.loadAll !== undefined ? await storage.loadAll() : [await storage.load()];
+      const present = new Set(this.queue.map((entry) => entry.event.event_id));
+      const restored: Entry[] = [];
+      let replaced = texts.length > 1;
+      for (const text of texts) {
+        if (text === null || text === '') continue;
+        const snapshot = parseSnapshot(text);
+        if (snapshot === undefined) {
+          this.report({ kind: 'storage', message: 'a saved queue is not readable: ignored' });
+          continue;
+        }
+        if (snapshot.user_id !== this.options.userId || snapshot.game_id !== this.options.gameId) {
+          if (snapshot.events.length > 0) this.drop('identity_changed', snapshot.events);
+          replaced = true;
+          continue;
+        }
+        for (const event of snapshot.events) {
+          if (present.has(event.event_id)) continue;
+          present.add(event.event_id);
+          restored.push({ event, bytes: utf8Length(JSON.stringify(event)) });
+        }
+      }
+      this.queue = [...restored, ...this.queue];
+      this.queueBytes += restored.reduce((sum, entry) => sum + entry.bytes, 0);
+      this.enforceBounds();
+      // The merged queue replaces the snapshots it was made of.
+      if (replaced) this.markDirty();
+      if (restored.length > 0) {
+        // Saved by an earlier run: send them without waiting for more.
+        this.draining = true;
+        void this.kick();
+      }
     } catch (error) {
-      return this.report({ kind: 'storage', message: `load failed: ${String(error)}` });
-    }
-    if (text === null || text === '') return;
-    let snapshot: Partial<Snapshot>;
-    try {
-      snapshot = JSON.parse(text) as Partial<Snapshot>;
-    } catch {
-      return this.report({ kind: 'storage', message: 'the saved queue is not JSON: ignored' });
-    }
-    const events = (Array.isArray(snapshot.events) ? snapshot.events : []).filter(
-      (event) => typeof event?.event_id === 'string' && typeof event.type === 'string' && typeof event.timestamp === 'string',
-    );
-    if (snapshot.user_id !== this.options.userId || snapshot.game_id !== this.options.gameId) {
-      if (events.length > 0) this.drop('identity_changed', events);
-      this.markDirty();
-      return;
-    }
-    const present = new Set(this.queue.map((entry) => entry.event.event_id));
-    const restored = events
-      .filter((event) => !present.has(event.event_id))
-      .map((event) => ({ event, bytes: utf8Length(JSON.stringify(event)) }));
-    this.queue = [...restored, ...this.queue];
-    this.queueBytes += restored.reduce((sum, entry) => sum + entry.bytes, 0);
-    this.enforceBounds();
-    if (restored.length > 0) {
-      // Saved by an earlier run: send them without waiting for more.
-      this.draining = true;
-      void this.kick();
+      this.report({ kind: 'storage', message: `load failed: ${String(error)}` });
+    } finally {
+      this.isLoaded = true;
     }
   }
 
@@ -667,18 +718,39 @@ class Client implements IngestClient {
   }
 
   private async save(): Promise<void> {
-    await this.loaded;
-    this.dirty = false;
     try {
+      await this.loaded;
+      this.dirty = false;
       await this.storage.save(this.snapshot());
     } catch (error) {
       this.report({ kind: 'storage', message: `save failed: ${String(error)}` });
+    } finally {
+      this.saving = undefined;
+      if (this.dirty) this.markDirty();
     }
-    this.saving = undefined;
-    if (this.dirty) this.markDirty();
   }
 
-  /** Saves what is not saved yet, now; resolves once every change so far is saved (or its save failed). */
+  /**
+   * Starts saving the queue as it is now when it has changes not saved, beside a save that may be running: the app is
+   * going away, and may not wait for that one. Storages keep the order in which saves start (IndexedDB commits the
+   * transactions of a store in the order they began; localStorage is synchronous; FileStorage queues them).
+   */
+  private saveNow(): void {
+    if (!this.isLoaded || (!this.dirty && this.saveTimer === undefined)) return;
+    this.clock.clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    this.dirty = false;
+    const saved = this.storage.save(this.snapshot()).then(
+      () => undefined,
+      (error: unknown) => this.report({ kind: 'storage', message: `save failed: ${String(error)}` }),
+    );
+    this.urgentSave = saved;
+    void saved.then(() => {
+      if (this.urgentSave === saved) this.urgentSave = undefined;
+    });
+  }
+
+  /** Saves what is not saved yet, now; resolves once every change so far is saved (or its save failed). Never rejects. */
   private async persisted(): Promise<void> {
     for (;;) {
       if (this.saveTimer !== undefined) {
@@ -686,8 +758,21 @@ class Client implements IngestClient {
         this.saveTimer = undefined;
         this.saving ??= this.save();
       }
-      if (this.saving === undefined) return;
-      await this.saving;
+      const pending = this.saving ?? this.urgentSave;
+      if (pending === undefined) return;
+      await pending;
+    }
+  }
+
+  /** persisted(), or the app starting to go away, whichever comes first. */
+  private async persistedUnlessUnloading(): Promise<void> {
+    let wake: () => void = () => undefined;
+    const unloading = new Promise<void>((resolve) => (wake = resolve));
+    this.unloadWaiters.add(wake);
+    try {
+      await Promise.race([this.persisted(), unloading]);
+    } finally {
+      this.unloadWaiters.delete(wake);
     }
   }
 
@@ -765,6 +850,15 @@ class Client implements IngestClient {
   }
 }
 
+type AbandonReason = 'timeout' | 'unload' | 'shutdown';
+
+/** A request the client gave up: no answer in time, the app going away (sent again with keepalive), or shutdown. */
+class Abandoned extends Error {
+  constructor(readonly reason: AbandonReason) {
+    super(`request abandoned (${reason})`);
+  }
+}
+
 interface ParsedError {
   /** The reason before any colon: token_expired, user_id_mismatch, body_too_large… ('' when the body says none). */
   reason: string;
@@ -787,6 +881,27 @@ function parseError(text: string): ParsedError {
   } catch {
     return { reason: '', message: text.slice(0, 200), details: [] };
   }
+}
+
+/** A saved queue, with the events that have what an event needs; undefined when it is not one. */
+function parseSnapshot(text: string): Snapshot | undefined {
+  let snapshot: unknown;
+  try {
+    snapshot = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof snapshot !== 'object' || snapshot === null) return undefined;
+  const { user_id, game_id, events } = snapshot as Partial<Snapshot>;
+  const valid = (Array.isArray(events) ? (events as unknown[]) : []).filter(
+    (event): event is WireEvent =>
+      typeof event === 'object' &&
+      event !== null &&
+      typeof (event as WireEvent).event_id === 'string' &&
+      typeof (event as WireEvent).type === 'string' &&
+      typeof (event as WireEvent).timestamp === 'string',
+  );
+  return { v: 1, user_id: String(user_id), game_id: String(game_id), events: valid };
 }
 
 function parseBatchId(text: string): string | undefined {

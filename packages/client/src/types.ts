@@ -40,6 +40,14 @@ export interface Storage {
   /** The last saved snapshot, or null when there is none. */
   load(): Promise<string | null>;
   save(snapshot: string): Promise<void>;
+  /**
+   * Optional: every snapshot the storage holds for this queue, when it may hold more than one (BrowserStorage: an
+   * earlier run that fell back to another place, a closed tab's queue). Called instead of `load`; the client merges
+   * them by event_id.
+   */
+  loadAll?(): Promise<string[]>;
+  /** Optional: called by `shutdown()` once the queue is saved. */
+  close?(): void;
 }
 
 /** What the app's lifecycle tells the client. */

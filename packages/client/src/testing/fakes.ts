@@ -143,6 +143,8 @@ export function failure(
 /** A storage that keeps what it is given and lets a test look at it. */
 export class InspectableStorage extends MemoryStorage {
   saves = 0;
+  /** Set by a test to hand the client several snapshots, as BrowserStorage may. */
+  loadAll?: () => Promise<string[]>;
 
   override async save(snapshot: string): Promise<void> {
     this.saves += 1;
