@@ -15,6 +15,7 @@ interface IdbTransaction {
     delete(key: string): IdbRequest<unknown>;
   };
   error: unknown;
+  commit?(): void;
   oncomplete: (() => void) | null;
   onerror: (() => void) | null;
   onabort: (() => void) | null;
@@ -75,6 +76,8 @@ export class IndexedDbStorage implements Storage {
     return new Promise<unknown>((resolve, reject) => {
       const transaction = database.transaction(STORE, mode);
       const pending = request(transaction.objectStore(STORE));
+      // Committed now, not when this task ends: a closing page's save (pagehide) is otherwise often lost with the page.
+      transaction.commit?.();
       transaction.oncomplete = () => resolve(pending.result);
       transaction.onerror = transaction.onabort = () => reject(asError(transaction.error ?? pending.error, 'IndexedDB transaction failed'));
     });
