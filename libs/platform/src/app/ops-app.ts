@@ -13,6 +13,7 @@ import { SecurityEventLog } from '../logging/security-event-log';
 import { Metrics } from '../metrics/metrics';
 import { MetricsController } from '../metrics/metrics.controller';
 import { REDIS_CLIENT } from '../redis/redis-client.module';
+import { RedisDurabilityReport } from '../redis/redis-durability';
 import { createFastifyAdapter, optional, setupSwagger } from './create-app';
 
 /** The operations listener's own small application, over the instances of the application it watches. */
@@ -31,6 +32,7 @@ class OpsModule {
         shared(APP_CONFIG),
         shared(Metrics),
         shared(REDIS_CLIENT),
+        shared(RedisDurabilityReport),
         shared(ReadinessChecks),
         shared(SecurityEventLog),
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

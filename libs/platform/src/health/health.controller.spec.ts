@@ -8,9 +8,13 @@ import { REDIS_CLIENT } from '../redis/redis-client.module';
 import { HealthController } from './health.controller';
 import { HEALTH_CHECKS } from './health.module';
 import { ReadinessChecks } from './readiness-checks';
+import { RedisDurabilityReport } from '../redis/redis-durability';
 
 /** What Redis and the database answer in the current test. */
 const answers = { redis: (): Promise<unknown> => Promise.resolve('PONG'), database: (): Promise<unknown> => Promise.resolve([]) };
+
+/** What RedisDurabilityReport has read of the Redis in use (undefined: nothing yet). */
+let durability: { appendonly?: string; maxmemory_policy?: string; risks: string[] } | undefined;
 
 const logged: string[] = [];
 const spy: LoggerService = {
@@ -37,7 +41,11 @@ describe('HealthController (Terminus under our answer)', () => {
     moduleRef = await Test.createTestingModule({
       imports: [HEALTH_CHECKS],
       controllers: [HealthController],
-      providers: [ReadinessChecks, { provide: REDIS_CLIENT, useValue: { ping: () => answers.redis() } }],
+      providers: [
+        ReadinessChecks,
+        { provide: REDIS_CLIENT, useValue: { ping: () => answers.redis() } },
+        { provide: RedisDurabilityReport, useValue: { current: () => durability } },
+      ],
     }).compile();
     moduleRef.get(ReadinessChecks).add('database', () => answers.database());
     controller = moduleRef.get(HealthController);
@@ -50,6 +58,15 @@ describe('HealthController (Terminus under our answer)', () => {
 
   it('answers every dependency up', async () => {
     assert.deepEqual(await controller.ready(), { status: 'ok', checks: { redis: 'up', database: 'up' } });
+  });
+
+  it('adds what the Redis in use can lose, once it is known', async () => {
+    durability = { appendonly: 'no', maxmemory_policy: 'noeviction', risks: ['appendonly no: …'] };
+    try {
+      assert.deepEqual(await controller.ready(), { status: 'ok', checks: { redis: 'up', database: 'up' }, redis: durability });
+    } finally {
+      durability = undefined;
+    }
   });
 
   it('answers 503 naming what is down, within the deadline when a dependency hangs, and logs nothing', async () => {

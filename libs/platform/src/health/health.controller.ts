@@ -6,6 +6,7 @@ import { ApiError } from '../errors/api-error';
 import { Public } from '../http/public.decorator';
 import { describeError } from '../logging/describe-error';
 import { InjectRedis } from '../redis/redis-client.module';
+import { RedisDurability, RedisDurabilityReport } from '../redis/redis-durability';
 import { withDeadline } from '../time/deadline';
 import { ReadinessChecks } from './readiness-checks';
 
@@ -15,7 +16,8 @@ const CHECK_TIMEOUT_MS = 1000;
  * Liveness and readiness. Readiness checks what this process depends on: Redis always, plus whatever its modules add
  * to ReadinessChecks (the database where batches are written). Terminus runs them (HealthCheckService, a
  * HealthIndicatorService indicator per dependency, each bounded by withDeadline); the answer keeps our shape:
- * `{ status: 'ok', checks: { redis: 'up', … } }`, or a 503 in the error envelope naming what is down.
+ * `{ status: 'ok', checks: { redis: 'up', … }, redis: { appendonly, maxmemory_policy, risks } }` (what the Redis in use
+ * can lose: RedisDurabilityReport), or a 503 in the error envelope naming what is down.
  *
  * Not the indicators' `attempt()`: it builds two AbortControllers per dependency and aborts them after every check,
  * for a signal our probes cannot use (withDeadline bounds them); a readiness check then cost 110–150 µs of CPU instead
@@ -30,6 +32,7 @@ export class HealthController {
     private readonly readiness: ReadinessChecks,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
+    private readonly durability: RedisDurabilityReport,
   ) {}
 
   @Get('live')
@@ -39,7 +42,7 @@ export class HealthController {
 
   @Get('ready')
   @HttpCode(200)
-  async ready(): Promise<{ status: 'ok'; checks: Record<string, 'up'> }> {
+  async ready(): Promise<{ status: 'ok'; checks: Record<string, 'up'>; redis?: RedisDurability & { risks: string[] } }> {
     const probes = [['redis', () => this.redis.ping()] as const, ...this.readiness.entries()];
     const result = await this.check(
       probes.map(([name, probe]) => async () => {
@@ -55,7 +58,9 @@ export class HealthController {
     if (result.status === 'shutting_down') throw ApiError.unavailable('shutting_down', 1);
     const down = Object.keys(result.error ?? {});
     if (down.length > 0) throw ApiError.unavailable(`not_ready: ${down.join(', ')} down`, 5);
-    return { status: 'ok', checks: Object.fromEntries(Object.keys(result.details).map((name) => [name, 'up'] as const)) };
+    const checks = Object.fromEntries(Object.keys(result.details).map((name) => [name, 'up'] as const));
+    const redis = this.durability.current();
+    return redis === undefined ? { status: 'ok', checks } : { status: 'ok', checks, redis };
   }
 
   /** Terminus's result, whether the checks passed or not: it throws a failed one as a 503 carrying the result. */

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { OutageLog } from '../logging/outage-log';
+import { Metrics } from '../metrics/metrics';
+import { RedisDurabilityReport } from './redis-durability';
 import { fastFailRedisOptions, redisOptionsFromUrl } from './redis-options';
 
 /**
@@ -34,8 +36,13 @@ export const InjectRedis = (): ParameterDecorator => Inject(REDIS_CLIENT);
         return redis;
       },
     },
+    {
+      provide: RedisDurabilityReport,
+      inject: [REDIS_CLIENT, Metrics],
+      useFactory: (redis: Redis, metrics: Metrics) => new RedisDurabilityReport(redis, metrics),
+    },
   ],
-  exports: [REDIS_CLIENT],
+  exports: [REDIS_CLIENT, RedisDurabilityReport],
 })
 export class RedisClientModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@InjectRedis() private readonly redis: Redis) {}
