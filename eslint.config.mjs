@@ -61,4 +61,21 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The example web game: plain ES modules run by the browser.
+    files: ['examples/web-game/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        navigator: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        performance: 'readonly',
+        addEventListener: 'readonly',
+        setInterval: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
 );

@@ -1,7 +1,6 @@
 // Prints a bearer token for the configured JWT_SECRET: `npm run -s token -- <sub> [lifetime-seconds] [game]`.
-import { createSecretKey } from 'node:crypto';
-import { sign } from 'jsonwebtoken';
 import { loadConfigOrExit } from '#platform';
+import { signDevToken } from './dev-token';
 
 const [sub, lifetime = '3600', game] = process.argv.slice(2);
 if (sub === undefined || sub === '') {
@@ -29,12 +28,4 @@ if (game !== undefined && jwt.gameClaim === undefined) {
   process.exit(2);
 }
 
-const claims = game === undefined || jwt.gameClaim === undefined ? { sub } : { sub, [jwt.gameClaim]: game };
-const token = sign(claims, createSecretKey(Buffer.from(jwt.key.secret, 'utf8')), {
-  algorithm: jwt.algorithms[0],
-  expiresIn: Number(lifetime),
-  ...(jwt.type === undefined ? {} : { header: { alg: jwt.algorithms[0], typ: jwt.type } }),
-  ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
-  ...(jwt.audience === undefined ? {} : { audience: jwt.audience }),
-});
-process.stdout.write(`${token}\n`);
+process.stdout.write(`${signDevToken(jwt, sub, Number(lifetime), game)}\n`);
