@@ -278,6 +278,44 @@ describe('the example web game in a real browser, on another origin than the API
     }
   }
 
+  /** Every event the tests have tracked, for the player's rows in PostgreSQL. */
+  const everyTracked: PageEvent[] = [];
+
+  /** Every event of `tracked` is stored exactly once, and nothing else of this player: the rows. */
+  async function assertStoredOnce(tracked: PageEvent[]): Promise<{ event_id: string; type: string }[]> {
+    const ids = tracked.map((event) => event.eventId);
+    assert.equal(new Set(ids).size, ids.length, 'every tracked event has its own event_id');
+    const storedRows = async () =>
+      (
+        await db.query<{ event_id: string; type: string }>('SELECT event_id, type FROM events WHERE user_id = $1 AND game_id = $2', [
+          userId,
+          GAME_ID,
+        ])
+      ).rows;
+    // Every event has had a 202 by now (each page drained its queue, the last reopened one included): written within moments.
+    const rows = await eventually(async () => {
+      const found = await storedRows();
+      return found.length >= ids.length ? found : undefined;
+    }, 15_000).catch(() => storedRows());
+    const stored = new Map(rows.map((row) => [row.event_id, row.type]));
+    const sentIds = new Set(requests.flatMap((request) => request.eventIds));
+    const missing = tracked
+      .filter((event) => !stored.has(event.eventId))
+      .map((event) => `${event.type} of page ${event.page}${sentIds.has(event.eventId) ? '' : ', never sent'}`);
+    assert.deepEqual(missing, [], `${missing.length} of ${ids.length} tracked events are not stored`);
+    assert.equal(rows.length, stored.size, 'each stored once');
+    assert.deepEqual(
+      rows.map((row) => `${row.event_id} ${row.type}`).sort(),
+      tracked.map((event) => `${event.eventId} ${event.type}`).sort(),
+      'the events stored are exactly those tracked',
+    );
+    return rows;
+  }
+
+  /** The events the page tracked, with its number. */
+  const trackedOn = async (on: Page): Promise<PageEvent[]> =>
+    (await on.evaluate(() => webGame.tracked)).map((event) => ({ ...event, page: pageNumbers.get(on) ?? 0 }));
+
   it('levels played, the page hidden, offline and back, closed with events queued and reopened: each event stored once', async (ctx) => {
     const allTracked: PageEvent[] = [];
     const collect = async () => {
@@ -364,31 +402,8 @@ describe('the example web game in a real browser, on another origin than the API
     });
 
     const ids = allTracked.map((event) => event.eventId);
-    assert.equal(new Set(ids).size, ids.length, 'every tracked event has its own event_id');
-    const storedRows = async () =>
-      (
-        await db.query<{ event_id: string; type: string }>('SELECT event_id, type FROM events WHERE user_id = $1 AND game_id = $2', [
-          userId,
-          GAME_ID,
-        ])
-      ).rows;
-    // Every event has had a 202 by now (each page drained its queue, the last reopened one included): written within moments.
-    const rows = await eventually(async () => {
-      const found = await storedRows();
-      return found.length >= ids.length ? found : undefined;
-    }, 15_000).catch(() => storedRows());
-    const stored = new Map(rows.map((row) => [row.event_id, row.type]));
-    const sentIds = new Set(requests.flatMap((request) => request.eventIds));
-    const missing = allTracked
-      .filter((event) => !stored.has(event.eventId))
-      .map((event) => `${event.type} of page ${event.page}${sentIds.has(event.eventId) ? '' : ', never sent'}`);
-    assert.deepEqual(missing, [], `${missing.length} of ${ids.length} tracked events are not stored`);
-    assert.equal(rows.length, stored.size, 'each stored once');
-    assert.deepEqual(
-      rows.map((row) => `${row.event_id} ${row.type}`).sort(),
-      allTracked.map((event) => `${event.eventId} ${event.type}`).sort(),
-      'the events stored are exactly those tracked',
-    );
+    everyTracked.push(...allTracked);
+    const rows = await assertStoredOnce(everyTracked);
     const keepalive = requests.filter((request) => request.keepalive).length;
     const resent = requests.flatMap((request) => request.eventIds).length - ids.length;
     assert.ok(
@@ -399,6 +414,43 @@ describe('the example web game in a real browser, on another origin than the API
       `${ids.length} events tracked on ${pagesOpened} pages, ${rows.length} stored once each; ${requests.length} requests ` +
         `(${keepalive} keepalive, ${failedRequests} failed, answers ${summarize(answers.map((answer) => answer.status))}); ${resent} sends of an event beyond its first (retries, resent on reopening)`,
     );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('two tabs of one player closed offline keep their own queues: the next tab sends both', async (ctx) => {
+    const allTracked: PageEvent[] = [];
+    await inBrowser(ctx, async () => {
+      const tabs = [await openGame(), await openGame()];
+      await context.setOffline(true);
+      // Each tab plays a level: its flush fails, and its events wait in the queue, each tab's in its own slot.
+      for (const tab of tabs) {
+        page = tab;
+        await playLevel();
+        await until(async () => ((await stats()).retried > 0 ? true : undefined), 'a failed send is retried later');
+        allTracked.push(...(await trackedOn(tab)));
+      }
+      // Both closed while offline, each saving its queue at pagehide: in one slot, the second would overwrite the first.
+      const left: number[] = [];
+      for (const tab of tabs) {
+        page = tab;
+        left.push((await stats()).queued);
+        await closePage();
+      }
+      await context.setOffline(false);
+      page = await openGame();
+      const reopened = pageNumbers.get(page);
+      const sent = () => new Set(requests.filter((request) => request.page === reopened).flatMap((request) => request.eventIds));
+      await until(
+        () => Promise.resolve(allTracked.every((event) => sent().has(event.eventId)) ? true : undefined),
+        'the next tab sends every event the closed tabs left',
+      );
+      await drained('the next tab');
+      allTracked.push(...(await trackedOn(page)));
+      ctx.diagnostic(`two tabs closed offline with ${left.join(' and ')} events queued: the next tab sent ${sent().size} events`);
+      await closePage();
+    });
+    everyTracked.push(...allTracked);
+    await assertStoredOnce(everyTracked);
     assert.deepEqual(pageErrors, []);
   });
 });
