@@ -97,6 +97,22 @@ describe('loadConfig', () => {
     for (const value of ['0', '-1', '1.5', 'week']) assertRefused({ RECEIPT_RETENTION_SECONDS: value }, ['RECEIPT_RETENTION_SECONDS']);
   });
 
+  it('partitions events by month, 3 ahead, kept forever unless EVENTS_PARTITION_* and EVENTS_RETENTION_DAYS say otherwise', () => {
+    assert.deepEqual(loadConfig({ NODE_ENV: 'development' }).events, {
+      partitionInterval: 'month',
+      partitionsAhead: 3,
+      retentionDays: undefined,
+    });
+    assert.deepEqual(
+      loadConfig({ NODE_ENV: 'development', EVENTS_PARTITION_INTERVAL: 'week', EVENTS_PARTITIONS_AHEAD: '8', EVENTS_RETENTION_DAYS: '400' })
+        .events,
+      { partitionInterval: 'week', partitionsAhead: 8, retentionDays: 400 },
+    );
+    for (const value of ['year', 'Month', '30d']) assertRefused({ EVENTS_PARTITION_INTERVAL: value }, ['EVENTS_PARTITION_INTERVAL']);
+    for (const value of ['0', '121', '-1', 'three']) assertRefused({ EVENTS_PARTITIONS_AHEAD: value }, ['EVENTS_PARTITIONS_AHEAD']);
+    for (const value of ['0', '-1', '1.5', 'year']) assertRefused({ EVENTS_RETENTION_DAYS: value }, ['EVENTS_RETENTION_DAYS']);
+  });
+
   it('counts an IPv6 client by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise, from /32 to /128', () => {
     assert.equal(loadConfig({ NODE_ENV: 'development' }).rateLimit.ipv6Prefix, 56);
     for (const value of ['32', '48', '64', '128'])

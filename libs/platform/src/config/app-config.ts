@@ -100,6 +100,19 @@ export interface ReceiptConfig {
   retentionSeconds: number;
 }
 
+export type PartitionInterval = 'month' | 'week' | 'day';
+export const PARTITION_INTERVALS: readonly PartitionInterval[] = ['month', 'week', 'day'];
+
+/** How table `events` is partitioned by `occurred_at` (UTC), and how long its rows are kept. */
+export interface EventStorageConfig {
+  /** The range of one partition (EVENTS_PARTITION_INTERVAL); weeks start on Monday. */
+  partitionInterval: PartitionInterval;
+  /** Partitions created ahead of the current one (EVENTS_PARTITIONS_AHEAD). */
+  partitionsAhead: number;
+  /** Partitions entirely older than this many days are dropped (EVENTS_RETENTION_DAYS); undefined: kept forever. */
+  retentionDays?: number;
+}
+
 /** The operator's credentials for Bull Board (`/admin/queues`, HTTP Basic auth). */
 export interface AdminConfig {
   user: string;
@@ -148,6 +161,7 @@ export interface AppConfig {
   database: DatabaseConfig;
   rateLimit: RateLimitConfig;
   receipts: ReceiptConfig;
+  events: EventStorageConfig;
   client: ClientPolicyConfig;
   /** Set only when ADMIN_USER and ADMIN_PASSWORD both are: without them Bull Board is not served at all. */
   admin?: AdminConfig;
@@ -471,6 +485,11 @@ export function loadConfig(env: Env): AppConfig {
   const databaseUrl = reader.url('DATABASE_URL', ['postgres:', 'postgresql:'], undefined);
   if (isProduction && databaseUrl === undefined) reader.problems.push('DATABASE_URL is required when NODE_ENV=production');
 
+  const events: EventStorageConfig = {
+    partitionInterval: reader.oneOf('EVENTS_PARTITION_INTERVAL', PARTITION_INTERVALS, 'month'),
+    partitionsAhead: reader.int('EVENTS_PARTITIONS_AHEAD', 3, 1, 120),
+    retentionDays: reader.string('EVENTS_RETENTION_DAYS') === undefined ? undefined : reader.int('EVENTS_RETENTION_DAYS', 0, 1, 100 * 366),
+  };
   const maxAgeSeconds = reader.optionalInt('TIMESTAMP_MAX_AGE_SECONDS', 1);
 
   const config: AppConfig = {
@@ -517,6 +536,7 @@ export function loadConfig(env: Env): AppConfig {
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),
     },
+    events,
     client: readClientPolicyConfig(reader),
     admin: readAdminConfig(reader, isProduction),
     trustProxy: readTrustProxy(reader),
