@@ -14,7 +14,7 @@ import { bootTestApp, createTestDatabase, eventually, postEvents, TEST_SECRET, T
 
 // `events` partitioned by range of occurred_at: the migration keeps the rows of the table before it, the worker's
 // maintenance creates partitions ahead and for what landed in the default partition (moving it), and with a retention
-// drops whole partitions.
+// drops whole partitions and refuses, at validation, what it would drop.
 
 const DAY_MS = 86_400_000;
 
@@ -214,6 +214,19 @@ describe('partition maintenance and retention, in the all-in-one service', () =>
       1,
     );
     assert.deepEqual(await placed(t.db, user), { [eventId]: 'events_p20320201' });
+  });
+
+  it('with EVENTS_RETENTION_DAYS, refuses an older timestamp at validation, naming the limit', async () => {
+    const user = `too-old-${randomUUID()}`;
+    const old = new Date(Date.now() - (RETENTION_DAYS + 1) * DAY_MS).toISOString();
+    const response = await postEvents(t, batchAt(user, [{ event_id: randomUUID(), timestamp: old }]), tokenFor(user));
+    assert.equal(response.statusCode, 400, response.body);
+    assert.match(
+      response.body,
+      /must not be more than 34560000 seconds in the past \(EVENTS_RETENTION_DAYS: events older than 400 days are not kept\)/,
+    );
+    const config = await t.inject({ method: 'GET', url: '/ingest/client-config', headers: { authorization: `Bearer ${tokenFor(user)}` } });
+    assert.equal(config.json<{ timestamp: { max_age_seconds: number } }>().timestamp.max_age_seconds, RETENTION_DAYS * 86400);
   });
 
   it('drops whole partitions older than the retention, and deletes the default partition’s rows as old', async () => {

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.limits, {
       timestampMaxFutureMs: 86_400_000,
       timestampMaxAgeMs: undefined,
+      retentionMs: undefined,
       customdataMaxBytes: 8192,
       customdataMaxDepth: 5,
       customdataMaxKeys: 100,
@@ -111,6 +112,15 @@ describe('loadConfig', () => {
     for (const value of ['year', 'Month', '30d']) assertRefused({ EVENTS_PARTITION_INTERVAL: value }, ['EVENTS_PARTITION_INTERVAL']);
     for (const value of ['0', '121', '-1', 'three']) assertRefused({ EVENTS_PARTITIONS_AHEAD: value }, ['EVENTS_PARTITIONS_AHEAD']);
     for (const value of ['0', '-1', '1.5', 'year']) assertRefused({ EVENTS_RETENTION_DAYS: value }, ['EVENTS_RETENTION_DAYS']);
+  });
+
+  it('refuses timestamps older than EVENTS_RETENTION_DAYS, besides TIMESTAMP_MAX_AGE_SECONDS', () => {
+    const { timestampMaxAgeMs, retentionMs } = loadConfig({
+      NODE_ENV: 'development',
+      EVENTS_RETENTION_DAYS: '30',
+      TIMESTAMP_MAX_AGE_SECONDS: '60',
+    }).limits;
+    assert.deepEqual([timestampMaxAgeMs, retentionMs], [60_000, 30 * 86_400_000]);
   });
 
   it('counts an IPv6 client by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise, from /32 to /128', () => {

@@ -43,6 +43,11 @@ export interface ValidationLimits {
   timestampMaxFutureMs: number;
   /** Undefined: no maximum age (games are played offline). */
   timestampMaxAgeMs?: number;
+  /**
+   * EVENTS_RETENTION_DAYS in ms: a timestamp older than this, as stored (without the device's clock correction) and by
+   * the server's clock, is refused, since the retention would drop it. Undefined: events are kept forever.
+   */
+  retentionMs?: number;
   customdataMaxBytes: number;
   customdataMaxDepth: number;
   customdataMaxKeys: number;
@@ -506,6 +511,7 @@ export function loadConfig(env: Env): AppConfig {
     limits: {
       timestampMaxFutureMs: reader.int('TIMESTAMP_MAX_FUTURE_SECONDS', 86400, 0) * 1000,
       timestampMaxAgeMs: maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000,
+      retentionMs: events.retentionDays === undefined ? undefined : events.retentionDays * 86_400_000,
       customdataMaxBytes: reader.int('CUSTOMDATA_MAX_BYTES', 8192, 2, 1024 * 1024),
       customdataMaxDepth: reader.int('CUSTOMDATA_MAX_DEPTH', 5, 1, 32),
       customdataMaxKeys: reader.int('CUSTOMDATA_MAX_KEYS', 100, 1, 10000),
