@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { EventPartitions } from '#contract';
 import { dataSourceOptions, initializeAndMigrate, MIGRATIONS } from '#persistence';
 import { loadConfig } from '#platform';
 import { PartitionMaintenance } from '#worker';
@@ -214,6 +215,33 @@ describe('partition maintenance and retention, in the all-in-one service', () =>
       1,
     );
     assert.deepEqual(await placed(t.db, user), { [eventId]: 'events_p20320201' });
+  });
+
+  it('a maintenance finding another one at work skips its turn', async () => {
+    const holder = await t.db.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('playsmart-ingest:event-partitions'))`);
+      assert.deepEqual(await maintenance.maintain(), { skipped: true, created: [], moved: 0, dropped: [], expired: 0 });
+    } finally {
+      await holder.query(`SELECT pg_advisory_unlock_all()`);
+      holder.release();
+    }
+    assert.equal((await maintenance.maintain()).skipped, false);
+  });
+
+  it('after EVENTS_PARTITION_INTERVAL changes, creates partitions of the new interval where the old ones end', async () => {
+    const weekly = await t.app
+      .get(EventPartitions)
+      .maintain({ partitionInterval: 'week', partitionsAhead: 20, retentionDays: RETENTION_DAYS });
+    const lastMonthly = addMonths(new Date(), 4);
+    // 20 weeks from now reach beyond the 4 monthly partitions (this month and 3 after it) by 2 to 9 weeks.
+    assert.ok(weekly.created.length >= 2 && weekly.created.length <= 9, weekly.created.join());
+    // The first weekly partition starts where the last monthly one ends, whatever the weekday.
+    assert.equal(weekly.created.sort()[0], monthPartition(lastMonthly));
+    const again = await t.app
+      .get(EventPartitions)
+      .maintain({ partitionInterval: 'week', partitionsAhead: 20, retentionDays: RETENTION_DAYS });
+    assert.deepEqual(again.created, []);
   });
 
   it('with EVENTS_RETENTION_DAYS, refuses an older timestamp at validation, naming the limit', async () => {
