@@ -1,7 +1,7 @@
 import type { EventStorageConfig } from '#platform';
 
 /** What one maintenance of the events' partitions did. */
-export interface PartitionMaintenance {
+export interface PartitionMaintenanceResult {
   /** Another process held the maintenance lock: this one did nothing. */
   skipped: boolean;
   /** Partitions created (ahead of time, or for events that had landed in the default partition). */
@@ -20,5 +20,5 @@ export interface PartitionMaintenance {
  * Safe to run from many workers at once: one does the work, the others are skipped.
  */
 export abstract class EventPartitions {
-  abstract maintain(policy: EventStorageConfig, now?: Date): Promise<PartitionMaintenance>;
+  abstract maintain(policy: EventStorageConfig, now?: Date): Promise<PartitionMaintenanceResult>;
 }

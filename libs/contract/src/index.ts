@@ -6,4 +6,4 @@ export { BatchReceiptStore } from './batch-receipt.store';
 export type { StoredBatchReceipt } from './batch-receipt.store';
 export { EventStore, StoreConnection, StoreUnavailable } from './event.store';
 export { EventPartitions } from './event-partitions';
-export type { PartitionMaintenance } from './event-partitions';
+export type { PartitionMaintenanceResult } from './event-partitions';

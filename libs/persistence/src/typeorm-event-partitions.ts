@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
-import { EventPartitions, PartitionMaintenance } from '#contract';
+import { EventPartitions, PartitionMaintenanceResult } from '#contract';
 import type { EventStorageConfig } from '#platform';
 import { DatabaseConnection } from './database-connection';
 import { DEFAULT_PARTITION, intervalStart, partitionName, PartitionRange, rangeOf, rangesAhead, uncovered } from './partition-ranges';
@@ -50,8 +50,8 @@ export async function maintainEventPartitions(
   dataSource: DataSource,
   policy: EventStorageConfig,
   now = new Date(),
-): Promise<PartitionMaintenance> {
-  const result: PartitionMaintenance = { skipped: false, created: [], moved: 0, dropped: [], expired: 0 };
+): Promise<PartitionMaintenanceResult> {
+  const result: PartitionMaintenanceResult = { skipped: false, created: [], moved: 0, dropped: [], expired: 0 };
   const runner = dataSource.createQueryRunner();
   try {
     const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [MAINTENANCE_LOCK])) as Array<{
@@ -148,7 +148,7 @@ export class TypeOrmEventPartitions extends EventPartitions {
     super();
   }
 
-  async maintain(policy: EventStorageConfig, now?: Date): Promise<PartitionMaintenance> {
+  async maintain(policy: EventStorageConfig, now?: Date): Promise<PartitionMaintenanceResult> {
     return maintainEventPartitions(await this.connection.get(), policy, now);
   }
 }

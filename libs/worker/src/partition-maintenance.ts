@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { EventPartitions, PartitionMaintenance as Maintained, StoreConnection } from '#contract';
+import { EventPartitions, PartitionMaintenanceResult, StoreConnection } from '#contract';
 import { AppConfig, describeError, InjectConfig } from '#platform';
 
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
@@ -39,7 +39,7 @@ export class PartitionMaintenance implements OnApplicationBootstrap, BeforeAppli
   }
 
   /** One maintenance, by the configured policy (and `now`, for tests). */
-  maintain(now?: Date): Promise<Maintained> {
+  maintain(now?: Date): Promise<PartitionMaintenanceResult> {
     return this.partitions.maintain(this.config.events, now);
   }
 
