@@ -201,7 +201,10 @@ describe('operations: health, documentation and tooling', () => {
       indexes.map((i) => i.indexname),
       ['idx_events_batch_id', 'idx_events_game_id_occurred_at', 'idx_events_user_id_occurred_at', 'pk_events'],
     );
-    assert.match(indexes.find((i) => i.indexname === 'pk_events')?.indexdef ?? '', /\(user_id, event_id\)/);
+    // A partitioned table's keys contain its partition key (see docs/guarantees.md).
+    assert.match(indexes.find((i) => i.indexname === 'pk_events')?.indexdef ?? '', /\(user_id, event_id, occurred_at\)/);
+    const { rows: partitioning } = await t.db.query<{ definition: string }>(`SELECT pg_get_partkeydef('events'::regclass) AS definition`);
+    assert.equal(partitioning[0].definition, 'RANGE (occurred_at)');
   });
 
   it('the entities and the migrations describe the same schema', () => {

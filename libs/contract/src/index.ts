@@ -5,3 +5,5 @@ export type { IngestBatch, IngestBatchJobData } from './batch-job';
 export { BatchReceiptStore } from './batch-receipt.store';
 export type { StoredBatchReceipt } from './batch-receipt.store';
 export { EventStore, StoreConnection, StoreUnavailable } from './event.store';
+export { EventPartitions } from './event-partitions';
+export type { PartitionMaintenanceResult } from './event-partitions';

@@ -24,4 +24,13 @@ describe('ClientConfigService', () => {
     answer.customdata_limits.forbidden_keys.pop();
     assert.equal(service.answer().customdata_limits.forbidden_keys.length, 3);
   });
+
+  it('tells the stricter of TIMESTAMP_MAX_AGE_SECONDS and EVENTS_RETENTION_DAYS as the maximum age', () => {
+    const maxAge = (env: Record<string, string>) =>
+      new ClientConfigService(loadConfig({ NODE_ENV: 'test', ...env })).answer().timestamp.max_age_seconds;
+    assert.equal(maxAge({}), null);
+    assert.equal(maxAge({ EVENTS_RETENTION_DAYS: '2' }), 172_800);
+    assert.equal(maxAge({ EVENTS_RETENTION_DAYS: '2', TIMESTAMP_MAX_AGE_SECONDS: '60' }), 60);
+    assert.equal(maxAge({ EVENTS_RETENTION_DAYS: '2', TIMESTAMP_MAX_AGE_SECONDS: '864000' }), 172_800);
+  });
 });

@@ -18,6 +18,12 @@ export function maxBatchBytes(bodyLimitBytes: number): number {
   return bodyLimitBytes - Math.min(ENVELOPE_HEADROOM_BYTES, Math.floor(bodyLimitBytes / 2));
 }
 
+/** The stricter of the maximum age and the retention, in seconds; null when neither is set. */
+function maxAgeSeconds(...limitsMs: Array<number | undefined>): number | null {
+  const set = limitsMs.filter((ms) => ms !== undefined);
+  return set.length === 0 ? null : Math.min(...set) / 1000;
+}
+
 /**
  * The answer of GET /ingest/client-config: the configured batching policy (CLIENT_*) and the rules validation applies,
  * each read from where validation reads it. Built per request (a few objects), so that it names the catalogue as it is.
@@ -48,7 +54,7 @@ export class ClientConfigService {
       },
       timestamp: {
         max_future_seconds: limits.timestampMaxFutureMs / 1000,
-        max_age_seconds: limits.timestampMaxAgeMs === undefined ? null : limits.timestampMaxAgeMs / 1000,
+        max_age_seconds: maxAgeSeconds(limits.timestampMaxAgeMs, limits.retentionMs),
       },
     };
   }

@@ -1,6 +1,11 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** One gameplay event. The primary key (user_id, event_id) is what makes every write idempotent. */
+/**
+ * One gameplay event. The primary key (user_id, event_id, occurred_at) is what makes every write idempotent: a
+ * partitioned table's keys must contain its partition key, occurred_at, so an event_id sent again with another
+ * timestamp is another row. The table is partitioned by range of occurred_at (migration PartitionEvents, maintained
+ * by TypeOrmEventPartitions), which TypeORM does not describe: `synchronize` stays off.
+ */
 @Entity({ name: 'events' })
 @Index('idx_events_game_id_occurred_at', ['gameId', 'occurredAt'])
 @Index('idx_events_user_id_occurred_at', ['userId', 'occurredAt'])
@@ -21,7 +26,7 @@ export class EventEntity {
   @Column({ name: 'custom_event_name', type: 'text', nullable: true })
   customEventName: string | null;
 
-  @Column({ name: 'occurred_at', type: 'timestamptz' })
+  @PrimaryColumn({ name: 'occurred_at', type: 'timestamptz', primaryKeyConstraintName: 'pk_events' })
   occurredAt: Date;
 
   @Column({ name: 'received_at', type: 'timestamptz' })

@@ -1,13 +1,14 @@
 import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { BatchReceiptStore, EventStore, StoreConnection } from '#contract';
+import { BatchReceiptStore, EventPartitions, EventStore, StoreConnection } from '#contract';
 import { APP_CONFIG, AppConfig } from '#platform';
 import { dataSourceOptions, ensureDatabaseExists } from './data-source.options';
 import { DATABASE_CONNECTION_OPTIONS, DatabaseConnection, DatabaseConnectionOptions } from './database-connection';
 import { DatabaseReadiness } from './database.readiness';
 import { EmbeddedDatabase } from './embedded-database';
 import { TypeOrmBatchReceiptStore } from './typeorm-batch-receipt.store';
+import { TypeOrmEventPartitions } from './typeorm-event-partitions';
 import { TypeOrmEventStore } from './typeorm-event.store';
 
 /**
@@ -100,7 +101,7 @@ function connectionOptions(config: AppConfig, options: PersistenceOptions): Data
 }
 
 /**
- * The PostgreSQL connection and the ports over it: BatchReceiptStore, and for a writer EventStore, StoreConnection and
+ * The PostgreSQL connection and the ports over it: BatchReceiptStore, and for a writer EventStore, EventPartitions, StoreConnection and
  * the `database` readiness check (a writer's work depends on the database; the gateway's does not). Import it once, in
  * the root module, with the process's role; it is global. Without DATABASE_URL (outside production), a process
  * created with `embedded: true` starts the embedded development database and runs on it.
@@ -132,12 +133,13 @@ export class PersistenceModule {
         ...(writer
           ? [
               { provide: EventStore, useClass: TypeOrmEventStore },
+              { provide: EventPartitions, useClass: TypeOrmEventPartitions },
               { provide: StoreConnection, useExisting: DatabaseConnection },
               DatabaseReadiness,
             ]
           : []),
       ],
-      exports: [DatabaseConnection, BatchReceiptStore, ...(writer ? [EventStore, StoreConnection] : [])],
+      exports: [DatabaseConnection, BatchReceiptStore, ...(writer ? [EventStore, EventPartitions, StoreConnection] : [])],
     };
   }
 }

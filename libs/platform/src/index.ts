@@ -7,7 +7,16 @@ export { OPS_ROUTES, createOpsApp } from './app/ops-app';
 export type { OpsRoutes } from './app/ops-app';
 export { startApp } from './app/start-app';
 export { loadConfig } from './config/app-config';
-export type { AdminConfig, AppConfig, EmbeddedDatabaseConfig, JwtConfig, QueueConfig, ValidationLimits } from './config/app-config';
+export type {
+  AdminConfig,
+  AppConfig,
+  EmbeddedDatabaseConfig,
+  EventStorageConfig,
+  JwtConfig,
+  PartitionInterval,
+  QueueConfig,
+  ValidationLimits,
+} from './config/app-config';
 export { APP_CONFIG, InjectConfig, configFromProcessEnv } from './config/config.module';
 export { ApiError, errorBody, fieldPath } from './errors/api-error';
 export type { ErrorBody, ErrorDetail } from './errors/api-error';

@@ -54,7 +54,8 @@ export class TimestampLimitsDto {
     type: 'integer',
     nullable: true,
     example: null,
-    description: 'How old a timestamp may be (TIMESTAMP_MAX_AGE_SECONDS); null: no limit (games are played offline).',
+    description:
+      'How old a timestamp may be (TIMESTAMP_MAX_AGE_SECONDS, or EVENTS_RETENTION_DAYS when that is shorter); null: no limit (games are played offline).',
   })
   max_age_seconds: number | null;
 }

@@ -424,6 +424,18 @@ describe('IngestBatchDto through the global DtoValidationPipe', () => {
       assert.equal(constraint.problem('2026-04-16T14:31:00Z', 2 * DAY_MS, now), `${tooOld} by the device clock (sent_at)`);
       assert.equal(constraint.problem('2026-04-18T14:31:00Z', 2 * DAY_MS, now), undefined);
     });
+
+    it('with EVENTS_RETENTION_DAYS, refuses what the retention would drop, as stored (uncorrected), naming the limit', () => {
+      const constraint = new TimestampConstraint(loadConfig({ NODE_ENV: 'test', EVENTS_RETENTION_DAYS: '7' }));
+      const now = Date.parse('2026-04-22T14:31:00Z');
+      const expired = 'must not be more than 604800 seconds in the past (EVENTS_RETENTION_DAYS: events older than 7 days are not kept)';
+      assert.equal(constraint.problem('2026-04-16T14:31:00Z', undefined, now), undefined);
+      assert.equal(constraint.problem('2026-04-14T14:31:00Z', undefined, now), expired);
+      // A device two days behind: six days old by its clock, but stored as eight days old, which the retention drops.
+      assert.equal(constraint.problem('2026-04-14T14:31:00Z', -2 * DAY_MS, now), expired);
+      // A device two days fast: eight days old by its own clock, refused by the maximum age only when that is set.
+      assert.equal(constraint.problem('2026-04-16T14:31:00Z', 2 * DAY_MS, now), undefined);
+    });
   });
 
   describe('a body that is not a JSON object', () => {

@@ -144,7 +144,8 @@ export function AppliesClockSkew(sentAtProperty: string, options?: ValidationOpt
  * An RFC 3339 timestamp with an offset, within the configured future and age bounds. When the event's batch has a
  * `sent_at` (see AppliesClockSkew), the bounds apply to the timestamp corrected by the device's clock offset:
  * timestamp − offset ≤ now + TIMESTAMP_MAX_FUTURE, and ≥ now − TIMESTAMP_MAX_AGE when that is set; that is, the
- * timestamp is judged against `sent_at` rather than against our clock.
+ * timestamp is judged against `sent_at` rather than against our clock. With EVENTS_RETENTION_DAYS, the timestamp as
+ * sent must also be within the retention by our clock.
  */
 @ValidatorConstraint({ name: 'rfc3339Timestamp' })
 @Injectable()
@@ -165,12 +166,17 @@ export class TimestampConstraint implements ValidatorConstraintInterface {
     if (syntax !== undefined) return syntax;
     const corrected = rfc3339EpochMs(value as string)! - (skewMs ?? 0);
     const clock = skewMs === undefined ? '' : ' by the device clock (sent_at)';
-    const { timestampMaxFutureMs, timestampMaxAgeMs } = this.config.limits;
+    const { timestampMaxFutureMs, timestampMaxAgeMs, retentionMs } = this.config.limits;
     if (corrected > now + timestampMaxFutureMs) {
       return `must not be more than ${timestampMaxFutureMs / 1000} seconds in the future${clock}`;
     }
     if (timestampMaxAgeMs !== undefined && corrected < now - timestampMaxAgeMs) {
       return `must not be more than ${timestampMaxAgeMs / 1000} seconds in the past${clock}`;
+    }
+    // The retention drops events by occurred_at as stored, uncorrected, by the database's clock: judged the same way,
+    // so that no event is accepted that the next maintenance would drop.
+    if (retentionMs !== undefined && rfc3339EpochMs(value as string)! < now - retentionMs) {
+      return `must not be more than ${retentionMs / 1000} seconds in the past (EVENTS_RETENTION_DAYS: events older than ${retentionMs / 86_400_000} days are not kept)`;
     }
     return undefined;
   }

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.limits, {
       timestampMaxFutureMs: 86_400_000,
       timestampMaxAgeMs: undefined,
+      retentionMs: undefined,
       customdataMaxBytes: 8192,
       customdataMaxDepth: 5,
       customdataMaxKeys: 100,
@@ -95,6 +96,31 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ NODE_ENV: 'development' }).receipts.retentionSeconds, 604_800);
     assert.equal(loadConfig({ NODE_ENV: 'development', RECEIPT_RETENTION_SECONDS: '3600' }).receipts.retentionSeconds, 3600);
     for (const value of ['0', '-1', '1.5', 'week']) assertRefused({ RECEIPT_RETENTION_SECONDS: value }, ['RECEIPT_RETENTION_SECONDS']);
+  });
+
+  it('partitions events by month, 3 ahead, kept forever unless EVENTS_PARTITION_* and EVENTS_RETENTION_DAYS say otherwise', () => {
+    assert.deepEqual(loadConfig({ NODE_ENV: 'development' }).events, {
+      partitionInterval: 'month',
+      partitionsAhead: 3,
+      retentionDays: undefined,
+    });
+    assert.deepEqual(
+      loadConfig({ NODE_ENV: 'development', EVENTS_PARTITION_INTERVAL: 'week', EVENTS_PARTITIONS_AHEAD: '8', EVENTS_RETENTION_DAYS: '400' })
+        .events,
+      { partitionInterval: 'week', partitionsAhead: 8, retentionDays: 400 },
+    );
+    for (const value of ['year', 'Month', '30d']) assertRefused({ EVENTS_PARTITION_INTERVAL: value }, ['EVENTS_PARTITION_INTERVAL']);
+    for (const value of ['0', '121', '-1', 'three']) assertRefused({ EVENTS_PARTITIONS_AHEAD: value }, ['EVENTS_PARTITIONS_AHEAD']);
+    for (const value of ['0', '-1', '1.5', 'year']) assertRefused({ EVENTS_RETENTION_DAYS: value }, ['EVENTS_RETENTION_DAYS']);
+  });
+
+  it('refuses timestamps older than EVENTS_RETENTION_DAYS, besides TIMESTAMP_MAX_AGE_SECONDS', () => {
+    const { timestampMaxAgeMs, retentionMs } = loadConfig({
+      NODE_ENV: 'development',
+      EVENTS_RETENTION_DAYS: '30',
+      TIMESTAMP_MAX_AGE_SECONDS: '60',
+    }).limits;
+    assert.deepEqual([timestampMaxAgeMs, retentionMs], [60_000, 30 * 86_400_000]);
   });
 
   it('counts an IPv6 client by its /56 unless RATE_LIMIT_IPV6_PREFIX says otherwise, from /32 to /128', () => {

@@ -43,6 +43,11 @@ export interface ValidationLimits {
   timestampMaxFutureMs: number;
   /** Undefined: no maximum age (games are played offline). */
   timestampMaxAgeMs?: number;
+  /**
+   * EVENTS_RETENTION_DAYS in ms: a timestamp older than this, as stored (without the device's clock correction) and by
+   * the server's clock, is refused, since the retention would drop it. Undefined: events are kept forever.
+   */
+  retentionMs?: number;
   customdataMaxBytes: number;
   customdataMaxDepth: number;
   customdataMaxKeys: number;
@@ -100,6 +105,19 @@ export interface ReceiptConfig {
   retentionSeconds: number;
 }
 
+export type PartitionInterval = 'month' | 'week' | 'day';
+export const PARTITION_INTERVALS: readonly PartitionInterval[] = ['month', 'week', 'day'];
+
+/** How table `events` is partitioned by `occurred_at` (UTC), and how long its rows are kept. */
+export interface EventStorageConfig {
+  /** The range of one partition (EVENTS_PARTITION_INTERVAL); weeks start on Monday. */
+  partitionInterval: PartitionInterval;
+  /** Partitions created ahead of the current one (EVENTS_PARTITIONS_AHEAD). */
+  partitionsAhead: number;
+  /** Partitions entirely older than this many days are dropped (EVENTS_RETENTION_DAYS); undefined: kept forever. */
+  retentionDays?: number;
+}
+
 /** The operator's credentials for Bull Board (`/admin/queues`, HTTP Basic auth). */
 export interface AdminConfig {
   user: string;
@@ -148,6 +166,7 @@ export interface AppConfig {
   database: DatabaseConfig;
   rateLimit: RateLimitConfig;
   receipts: ReceiptConfig;
+  events: EventStorageConfig;
   client: ClientPolicyConfig;
   /** Set only when ADMIN_USER and ADMIN_PASSWORD both are: without them Bull Board is not served at all. */
   admin?: AdminConfig;
@@ -471,6 +490,11 @@ export function loadConfig(env: Env): AppConfig {
   const databaseUrl = reader.url('DATABASE_URL', ['postgres:', 'postgresql:'], undefined);
   if (isProduction && databaseUrl === undefined) reader.problems.push('DATABASE_URL is required when NODE_ENV=production');
 
+  const events: EventStorageConfig = {
+    partitionInterval: reader.oneOf('EVENTS_PARTITION_INTERVAL', PARTITION_INTERVALS, 'month'),
+    partitionsAhead: reader.int('EVENTS_PARTITIONS_AHEAD', 3, 1, 120),
+    retentionDays: reader.string('EVENTS_RETENTION_DAYS') === undefined ? undefined : reader.int('EVENTS_RETENTION_DAYS', 0, 1, 100 * 366),
+  };
   const maxAgeSeconds = reader.optionalInt('TIMESTAMP_MAX_AGE_SECONDS', 1);
 
   const config: AppConfig = {
@@ -487,6 +511,7 @@ export function loadConfig(env: Env): AppConfig {
     limits: {
       timestampMaxFutureMs: reader.int('TIMESTAMP_MAX_FUTURE_SECONDS', 86400, 0) * 1000,
       timestampMaxAgeMs: maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000,
+      retentionMs: events.retentionDays === undefined ? undefined : events.retentionDays * 86_400_000,
       customdataMaxBytes: reader.int('CUSTOMDATA_MAX_BYTES', 8192, 2, 1024 * 1024),
       customdataMaxDepth: reader.int('CUSTOMDATA_MAX_DEPTH', 5, 1, 32),
       customdataMaxKeys: reader.int('CUSTOMDATA_MAX_KEYS', 100, 1, 10000),
@@ -517,6 +542,7 @@ export function loadConfig(env: Env): AppConfig {
     receipts: {
       retentionSeconds: reader.int('RECEIPT_RETENTION_SECONDS', 7 * 86400, 1, 10 * 365 * 86400),
     },
+    events,
     client: readClientPolicyConfig(reader),
     admin: readAdminConfig(reader, isProduction),
     trustProxy: readTrustProxy(reader),
