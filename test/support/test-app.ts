@@ -84,12 +84,21 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared, em
     bodyParser: false,
     logger: ['error'],
   });
-  configureApp(app, { swagger: true });
-  const ops = await createOpsApp(app, { swagger: true, logger: ['error'] });
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
-  await ops.init();
-  await ops.getHttpAdapter().getInstance().ready();
+  let ops: NestFastifyApplication | undefined;
+  try {
+    configureApp(app, { swagger: true });
+    ops = await createOpsApp(app, { swagger: true, logger: ['error'] });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    await ops.init();
+    await ops.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    // What started (Redis clients, pools) would keep the test's process alive: the file would hang, not fail.
+    await ops?.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    await database?.drop().catch(() => undefined);
+    throw error;
+  }
   const databaseUrl = database?.url ?? app.get(EmbeddedDatabase, { strict: false }).url;
   if (databaseUrl === undefined) throw new Error('the embedded database did not start');
   const db = new Pool({ connectionString: databaseUrl, max: database === undefined ? 1 : 2 });
