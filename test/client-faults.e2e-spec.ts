@@ -1,0 +1,343 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import {
+  createIngestClient,
+  MemoryStorage,
+  type Clock,
+  type DropReason,
+  type IngestClient,
+  type Stats,
+  type Storage,
+} from '../packages/client/src/index';
+import { FileStorage } from '../packages/client/src/node/index';
+import { FaultWeights, HttpFaultProxy, ProxiedRequest, seededRandom } from './support/http-fault-proxy';
+import { ServiceProcess, startService } from './support/processes';
+import { createTestDatabase, deletePrefix, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
+
+// The game client (packages/client, from its sources, in this process, on Node's fetch) against the built service on
+// real Redis and PostgreSQL, behind a proxy that answers 503 with Retry-After, 429, 500 and 400, resets connections,
+// blackholes requests and answers late, on a seeded schedule; midway the client is shut down and a new one made on the
+// same storage. Then: every tracked event is stored exactly once or reported to onDrop with its reason; no two
+// requests of events of one client in flight at once; none sooner than Retry-After, RateLimit-Reset or the 1 s floor
+// allow. Another schedule: CLIENT_FAULTS_SEEDS=7,8 node --test dist/test/client-faults.e2e-spec.js
+
+/** The client's clock runs this much faster than the real one, so that minutes of backoff take seconds. */
+const SPEED = 20;
+const GAME_ID = 'com.example.stackblaster';
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Client milliseconds: the proxy and the client read the same clock, but an abandoned request is seen closed a little late. */
+const CLOSE_SLACK_MS = 200;
+/** Client milliseconds between a config read's answer leaving the proxy and reaching the client, at most. */
+const ANSWER_SLACK_MS = 250;
+const SEEDS = (process.env.CLIENT_FAULTS_SEEDS ?? '20261130,4242,77').split(',').map(Number);
+const EVENTS_PER_CLIENT = 450;
+
+const WEIGHTS: FaultWeights = {
+  pass: 40,
+  throttled: 4,
+  slow: 8,
+  unavailable: 10,
+  rate_limited: 8,
+  server_error: 8,
+  reset: 6,
+  lost_answer: 5,
+  blackhole: 6,
+  invalid: 3,
+  token_expired: 4,
+};
+
+const TYPES = ['LevelStarted', 'LevelCompleted', 'AdImpression', 'Custom', 'SessionStarted'];
+
+/** Real time × SPEED, from now. */
+function scaledClock(): Clock {
+  const [epoch, start] = [Date.now(), performance.now()];
+  return {
+    now: () => epoch + (performance.now() - start) * SPEED,
+    setTimeout: (callback, ms) => setTimeout(callback, ms / SPEED),
+    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  };
+}
+
+const realSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what()}`);
+    await realSleep(25);
+  }
+}
+
+interface Tracked {
+  seq: number;
+  client: string;
+  type: string;
+}
+
+interface Outcome {
+  tracked: Map<string, Tracked>;
+  /** Every onDrop report of each event_id, in order. */
+  drops: Map<string, DropReason[]>;
+  errors: string[];
+  stats: Record<string, Stats>;
+  /** What client 1 left in storage. */
+  handedOver: number;
+  /** Client time at which client 1's shutdown resolved. */
+  shutdownAt: number;
+  tokens: number;
+  records: ProxiedRequest[];
+  tally: string;
+  stored: { event_id: string; type: string; seq: number }[];
+  realMs: number;
+}
+
+async function runScenario(service: ServiceProcess, db: Pool, seed: number, storage: Storage): Promise<Outcome> {
+  const startedAt = Date.now();
+  const clock = scaledClock();
+  const proxy = await HttpFaultProxy.start(service.url, { clock, seed, weights: WEIGHTS, maxDelayMs: 1.5 * REQUEST_TIMEOUT_MS });
+  const userId = `client-faults-${seed}-${randomUUID().slice(0, 8)}`;
+  const tracked = new Map<string, Tracked>();
+  const drops = new Map<string, DropReason[]>();
+  const errors: string[] = [];
+  let tokens = 0;
+  const newClient = (name: string, clientSeed: number): IngestClient =>
+    createIngestClient({
+      endpoint: proxy.url,
+      gameId: GAME_ID,
+      userId,
+      getToken: () => {
+        tokens += 1;
+        return Promise.resolve(tokenFor(userId));
+      },
+      storage,
+      clock,
+      random: seededRandom(clientSeed),
+      fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, 'x-test-client': name } }),
+      flushAt: 20,
+      flushIntervalMs: 2000,
+      maxBatchEvents: 25,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      onDrop: (reason, events) => {
+        for (const event of events) drops.set(event.event_id, [...(drops.get(event.event_id) ?? []), reason]);
+      },
+      onError: (error) => errors.push(`${name}: ${JSON.stringify(error)}`),
+    });
+  // About 2.5 minutes of the client's time per client, with a flush now and then.
+  const track = async (client: IngestClient, name: string, count: number) => {
+    for (let i = 0; i < count; i++) {
+      const seq = tracked.size;
+      const type = TYPES[seq % TYPES.length];
+      const id =
+        type === 'Custom' ? client.track(type, { seq }, { customEventName: 'PowerUpUsed' }) : client.track(type, { seq, level: seq % 30 });
+      tracked.set(id, { seq, client: name, type });
+      if (i % 10 === 9) await realSleep(80);
+      if (i % 150 === 149) await client.flush();
+    }
+  };
+
+  let first: IngestClient | undefined;
+  let second: IngestClient | undefined;
+  try {
+    first = newClient('c1', seed + 1);
+    await track(first, 'c1', EVENTS_PER_CLIENT);
+    // A burst, then a shutdown too short to send it all under the faults: what is left goes to the next client.
+    for (let i = 0; i < 45; i++) {
+      const seq = tracked.size;
+      tracked.set(first.track('LevelFailed', { seq }), { seq, client: 'c1', type: 'LevelFailed' });
+    }
+    await first.shutdown({ timeoutMs: 1000 });
+    const shutdownAt = clock.now();
+    const handedOver = first.stats().queued;
+    await track(first, 'c1', 3); // after shutdown: dropped as closed
+
+    second = newClient('c2', seed + 2);
+    await track(second, 'c2', EVENTS_PER_CLIENT);
+    proxy.faulty = false;
+    const client = second;
+    await waitFor(
+      () => client.stats().queued === 0,
+      30_000,
+      () => `client 2 still holds ${JSON.stringify(client.stats())}; errors: ${errors.join('\n')}`,
+    );
+    const dropped = [...drops.values()].length;
+    const expected = tracked.size - dropped;
+    let stored: Outcome['stored'] = [];
+    // The worker writes what was accepted a moment later; fewer after the wait is for assertDelivery to name.
+    await waitFor(
+      async () => {
+        const { rows } = await db.query<{ event_id: string; type: string; seq: number }>(
+          "SELECT event_id::text AS event_id, type, (customdata->>'seq')::int AS seq FROM events WHERE user_id = $1",
+          [userId],
+        );
+        stored = rows;
+        return rows.length >= expected;
+      },
+      10_000,
+      () => '',
+    ).catch(() => undefined);
+    await client.shutdown({ timeoutMs: 1000 });
+    return {
+      tracked,
+      drops,
+      errors,
+      stats: { c1: first.stats(), c2: client.stats() },
+      handedOver,
+      shutdownAt,
+      tokens,
+      records: proxy.records,
+      tally: JSON.stringify(proxy.tally()),
+      stored,
+      realMs: Date.now() - startedAt,
+    };
+  } finally {
+    await first?.shutdown({ timeoutMs: 0 });
+    await second?.shutdown({ timeoutMs: 0 });
+    await proxy.close();
+  }
+}
+
+const sum = (counts: Partial<Record<DropReason, number>>) => Object.values(counts).reduce((total, count) => total + count, 0);
+
+/** Every tracked event stored exactly once, or reported to onDrop (once, with a reason that fits); nothing else stored. */
+function assertDelivery(outcome: Outcome): void {
+  const { tracked, drops, stored, records } = outcome;
+  const storedCount = new Map<string, number>();
+  for (const row of stored) {
+    storedCount.set(row.event_id, (storedCount.get(row.event_id) ?? 0) + 1);
+    const event = tracked.get(row.event_id);
+    assert.ok(event !== undefined, `stored ${row.event_id}, never tracked`);
+    assert.equal(row.type, event.type, `${row.event_id}: the type tracked`);
+    assert.equal(row.seq, event.seq, `${row.event_id}: the customdata tracked`);
+  }
+  const namedInvalid = new Set(records.flatMap((record) => (record.status === 400 ? record.invalidIds : [])));
+  for (const [id, event] of tracked) {
+    const reasons = drops.get(id) ?? [];
+    const copies = storedCount.get(id) ?? 0;
+    assert.ok(reasons.length <= 1, `${id} reported to onDrop ${reasons.length} times (${reasons.join(', ')})`);
+    if (reasons.length === 0) {
+      assert.equal(copies, 1, `event ${event.seq} (${id}, ${event.client}) stored ${copies} times and never dropped`);
+      continue;
+    }
+    assert.equal(copies, 0, `event ${event.seq} (${id}) dropped as ${reasons[0]} and stored`);
+    if (reasons[0] === 'invalid') assert.ok(namedInvalid.has(id), `event ${event.seq} dropped as invalid, named by no 400`);
+    else assert.equal(reasons[0], 'closed', `event ${event.seq} dropped as ${reasons[0]}`);
+  }
+  for (const id of namedInvalid) assert.deepEqual(drops.get(id), ['invalid'], `${id}, named by a 400, reported as invalid`);
+  for (const id of drops.keys()) assert.ok(tracked.has(id), `onDrop reported ${id}, never tracked`);
+
+  const tracked1 = [...tracked.values()].filter((event) => event.client === 'c1').length;
+  const { c1, c2 } = outcome.stats;
+  assert.equal(
+    c1.sent + sum(c1.dropped) + outcome.handedOver,
+    tracked1,
+    `client 1: sent + dropped + left = tracked (${JSON.stringify(c1)})`,
+  );
+  assert.equal(c2.queued, 0);
+  assert.equal(
+    c2.sent + sum(c2.dropped),
+    tracked.size - tracked1 + outcome.handedOver,
+    `client 2: sent + dropped = tracked + restored (${JSON.stringify(c2)})`,
+  );
+  assert.equal(c1.dropped.closed, 3, 'the events tracked after shutdown are dropped as closed');
+}
+
+const FAILED = (record: ProxiedRequest) => record.status === 0 || record.status === 408 || record.status === 429 || record.status! >= 500;
+
+/** One request of events at a time per client, none sooner than Retry-After, RateLimit-Reset or the 1 s floor allow. */
+function assertManners(outcome: Outcome): string[] {
+  const violations: string[] = [];
+  for (const client of ['c1', 'c2']) {
+    const mine = outcome.records.filter((record) => record.client === client).sort((a, b) => a.arrivedAt - b.arrivedAt);
+    const posts = mine.filter((record) => record.method === 'POST' && record.path === '/ingest/events');
+    const show = (record: ProxiedRequest) =>
+      `#${record.seq} ${record.method} ${record.path} ${record.fault} → ${record.status} at +${Math.round(record.arrivedAt - mine[0].arrivedAt)}..${Math.round(record.endedAt! - mine[0].arrivedAt)} ms`;
+    for (const record of mine) assert.ok(record.endedAt !== undefined, `${client}: ${show(record)} never ended`);
+    for (let i = 1; i < posts.length; i++) {
+      const [previous, next] = [posts[i - 1], posts[i]];
+      const slack = previous.abandoned ? CLOSE_SLACK_MS : 0;
+      if (next.arrivedAt < previous.endedAt! - slack) violations.push(`${client}: ${show(next)} while ${show(previous)} was in flight`);
+      if (previous.notBefore !== undefined && next.arrivedAt < previous.notBefore - slack)
+        violations.push(
+          `${client}: ${show(next)}, ${Math.round(previous.notBefore - next.arrivedAt)} ms before ${show(previous)} allowed (Retry-After/RateLimit-Reset)`,
+        );
+      if (FAILED(previous) && next.arrivedAt < previous.endedAt! + 1000 - slack)
+        violations.push(`${client}: ${show(next)} retried ${Math.round(next.arrivedAt - previous.endedAt!)} ms after ${show(previous)}`);
+    }
+    // RateLimit-Remaining: 0 on a config read holds back the requests of events sent once the client has read it.
+    for (const read of mine.filter((record) => record.method === 'GET' && record.notBefore !== undefined)) {
+      if (read.status === 503 || read.status === 429) continue; // Retry-After of a config read: the next read is minutes away
+      for (const post of posts) {
+        if (post.arrivedAt > read.endedAt! + ANSWER_SLACK_MS && post.arrivedAt < read.notBefore! - ANSWER_SLACK_MS)
+          violations.push(`${client}: ${show(post)} before the RateLimit-Reset of ${show(read)}`);
+      }
+    }
+    if (client === 'c1') {
+      for (const record of mine) {
+        if (record.arrivedAt > outcome.shutdownAt) violations.push(`c1: ${show(record)} after its shutdown`);
+      }
+    }
+  }
+  return violations;
+}
+
+describe('the game client against the service behind a faulty network', { timeout: 180_000 }, () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let db: Pool;
+  let service: ServiceProcess;
+  const prefix = `client-faults-${randomUUID().slice(0, 8)}`;
+  const directory = mkdtempSync(join(tmpdir(), 'client-faults-'));
+  before(async () => {
+    database = await createTestDatabase();
+    db = new Pool({ connectionString: database.url, max: 2 });
+    service = await startService('all-in-one', {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      JWT_SECRET: TEST_SECRET,
+      // The proxy is the one that limits: the service's own limits would only add 429s of its own.
+      RATE_LIMIT_PER_SUB_PER_SECOND: '0',
+      RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
+      RATE_LIMIT_PER_IP_PER_SECOND: '0',
+    });
+  });
+  after(async () => {
+    await service?.stop();
+    await db?.end();
+    await database?.drop();
+    const redis = new Redis(REDIS_URL);
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const report = (ctx: TestContext, seed: number, outcome: Outcome) => {
+    const posts = outcome.records.filter((record) => record.method === 'POST');
+    const dropped = [...outcome.drops.values()].map((reasons) => reasons[0]);
+    ctx.diagnostic(
+      `seed ${seed}: ${outcome.tracked.size} events tracked, ${outcome.stored.length} stored, dropped ${dropped.filter((r) => r === 'invalid').length} invalid + ${dropped.filter((r) => r === 'closed').length} closed; ` +
+        `${outcome.records.length} requests (${posts.length} of events, ${posts.filter((r) => r.forwarded).length} forwarded), faults ${outcome.tally}; ` +
+        `${outcome.handedOver} events handed over at the restart; ${outcome.tokens} getToken calls; ${outcome.realMs} ms real, ` +
+        `${Math.round((outcome.realMs * SPEED) / 1000)} s of the client's time`,
+    );
+  };
+
+  for (const [index, seed] of SEEDS.entries()) {
+    const kind = index % 2 === 0 ? 'MemoryStorage' : 'FileStorage';
+    it(`seed ${seed} (${kind}): each event stored exactly once or dropped with a reason, one request at a time, Retry-After honoured`, async (ctx) => {
+      const storage = kind === 'MemoryStorage' ? new MemoryStorage() : new FileStorage(join(directory, `queue-${seed}.json`));
+      const outcome = await runScenario(service, db, seed, storage);
+      report(ctx, seed, outcome);
+      const unexpected = outcome.errors.filter((error) => !/"kind":"config"/.test(error));
+      assert.deepEqual(unexpected, [], 'no error but unreadable client-configs');
+      assert.deepEqual(assertManners(outcome), [], `seed ${seed}`);
+      assertDelivery(outcome);
+    });
+  }
+});
