@@ -26,17 +26,16 @@ import { createTestDatabase, deletePrefix, REDIS_URL, TEST_SECRET, tokenFor } fr
 // blackholes requests and answers late, on a seeded schedule; midway the client is shut down and a new one made on the
 // same storage. Then: every tracked event is stored exactly once or reported to onDrop with its reason; no two
 // requests of events of one client in flight at once; none sooner than Retry-After, RateLimit-Reset or the 1 s floor
-// allow. Another schedule: CLIENT_FAULTS_SEEDS=7,8 node --test dist/test/client-faults.e2e-spec.js
+// allow. Other schedules: CLIENT_FAULTS_SEEDS=7,8 CLIENT_FAULTS_RESTART_SEED=9 node --test dist/test/client-faults.e2e-spec.js
 
 /** The client's clock runs this much faster than the real one, so that minutes of backoff take seconds. */
 const SPEED = 20;
 const GAME_ID = 'com.example.stackblaster';
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Client milliseconds: the proxy and the client read the same clock, but an abandoned request is seen closed a little late. */
-const CLOSE_SLACK_MS = 200;
 /** Client milliseconds between a config read's answer leaving the proxy and reaching the client, at most. */
 const ANSWER_SLACK_MS = 250;
 const SEEDS = (process.env.CLIENT_FAULTS_SEEDS ?? '20261130,4242,77').split(',').map(Number);
+const RESTART_SEED = Number(process.env.CLIENT_FAULTS_RESTART_SEED ?? '9001');
 const EVENTS_PER_CLIENT = 450;
 
 const WEIGHTS: FaultWeights = {
@@ -93,12 +92,21 @@ interface Outcome {
   shutdownAt: number;
   tokens: number;
   records: ProxiedRequest[];
+  /** When the client gave a request up (by x-test-request): the proxy sees the connection close tens of ms later. */
+  abortedAt: Map<string, number>;
   tally: string;
   stored: { event_id: string; type: string; seq: number }[];
   realMs: number;
 }
 
-async function runScenario(service: ServiceProcess, db: Pool, seed: number, storage: Storage): Promise<Outcome> {
+/** `midway`, when given, runs from halfway through client 1's events, beside them; the drain waits for it. */
+async function runScenario(
+  service: ServiceProcess,
+  db: Pool,
+  seed: number,
+  storage: Storage,
+  midway?: (proxy: HttpFaultProxy) => Promise<void>,
+): Promise<Outcome> {
   const startedAt = Date.now();
   const clock = scaledClock();
   const proxy = await HttpFaultProxy.start(service.url, { clock, seed, weights: WEIGHTS, maxDelayMs: 1.5 * REQUEST_TIMEOUT_MS });
@@ -107,8 +115,10 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
   const drops = new Map<string, DropReason[]>();
   const errors: string[] = [];
   let tokens = 0;
-  const newClient = (name: string, clientSeed: number): IngestClient =>
-    createIngestClient({
+  const abortedAt = new Map<string, number>();
+  const newClient = (name: string, clientSeed: number): IngestClient => {
+    let requests = 0;
+    return createIngestClient({
       endpoint: proxy.url,
       gameId: GAME_ID,
       userId,
@@ -119,7 +129,11 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
       storage,
       clock,
       random: seededRandom(clientSeed),
-      fetch: (url, init) => fetch(url, { ...init, headers: { ...init.headers, 'x-test-client': name } }),
+      fetch: (url, init) => {
+        const id = `${name}-${++requests}`;
+        (init.signal as AbortSignal | undefined)?.addEventListener('abort', () => abortedAt.set(id, clock.now()), { once: true });
+        return fetch(url, { ...init, headers: { ...init.headers, 'x-test-client': name, 'x-test-request': id } });
+      },
       flushAt: 20,
       flushIntervalMs: 2000,
       maxBatchEvents: 25,
@@ -129,9 +143,12 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
       },
       onError: (error) => errors.push(`${name}: ${JSON.stringify(error)}`),
     });
+  };
   // About 2.5 minutes of the client's time per client, with a flush now and then.
-  const track = async (client: IngestClient, name: string, count: number) => {
+  let during: Promise<void> = Promise.resolve();
+  const track = async (client: IngestClient, name: string, count: number, halfway?: () => void) => {
     for (let i = 0; i < count; i++) {
+      if (i === count / 2) halfway?.();
       const seq = tracked.size;
       const type = TYPES[seq % TYPES.length];
       const id =
@@ -146,7 +163,9 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
   let second: IngestClient | undefined;
   try {
     first = newClient('c1', seed + 1);
-    await track(first, 'c1', EVENTS_PER_CLIENT);
+    await track(first, 'c1', EVENTS_PER_CLIENT, () => {
+      if (midway !== undefined) during = midway(proxy);
+    });
     // A burst, then a shutdown too short to send it all under the faults: what is left goes to the next client.
     for (let i = 0; i < 45; i++) {
       const seq = tracked.size;
@@ -159,6 +178,7 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
 
     second = newClient('c2', seed + 2);
     await track(second, 'c2', EVENTS_PER_CLIENT);
+    await during;
     proxy.faulty = false;
     const client = second;
     await waitFor(
@@ -192,11 +212,13 @@ async function runScenario(service: ServiceProcess, db: Pool, seed: number, stor
       shutdownAt,
       tokens,
       records: proxy.records,
+      abortedAt,
       tally: JSON.stringify(proxy.tally()),
       stored,
       realMs: Date.now() - startedAt,
     };
   } finally {
+    await during.catch(() => undefined);
     await first?.shutdown({ timeoutMs: 0 });
     await second?.shutdown({ timeoutMs: 0 });
     await proxy.close();
@@ -256,25 +278,25 @@ function assertManners(outcome: Outcome): string[] {
   for (const client of ['c1', 'c2']) {
     const mine = outcome.records.filter((record) => record.client === client).sort((a, b) => a.arrivedAt - b.arrivedAt);
     const posts = mine.filter((record) => record.method === 'POST' && record.path === '/ingest/events');
+    // Over for the client when it was answered, or when it gave the request up (its connection closes a little later).
+    const over = (record: ProxiedRequest) => Math.min(record.endedAt!, outcome.abortedAt.get(record.requestId) ?? Infinity);
     const show = (record: ProxiedRequest) =>
-      `#${record.seq} ${record.method} ${record.path} ${record.fault} → ${record.status} at +${Math.round(record.arrivedAt - mine[0].arrivedAt)}..${Math.round(record.endedAt! - mine[0].arrivedAt)} ms`;
+      `#${record.seq} ${record.method} ${record.path} ${record.fault} → ${record.status} at +${Math.round(record.arrivedAt - mine[0].arrivedAt)}..${Math.round(over(record) - mine[0].arrivedAt)} ms`;
     for (const record of mine) assert.ok(record.endedAt !== undefined, `${client}: ${show(record)} never ended`);
     for (let i = 1; i < posts.length; i++) {
       const [previous, next] = [posts[i - 1], posts[i]];
-      const slack = previous.abandoned ? CLOSE_SLACK_MS : 0;
-      if (next.arrivedAt < previous.endedAt! - slack) violations.push(`${client}: ${show(next)} while ${show(previous)} was in flight`);
-      if (previous.notBefore !== undefined && next.arrivedAt < previous.notBefore - slack)
+      if (next.arrivedAt < over(previous)) violations.push(`${client}: ${show(next)} while ${show(previous)} was in flight`);
+      if (previous.notBefore !== undefined && next.arrivedAt < previous.notBefore)
         violations.push(
           `${client}: ${show(next)}, ${Math.round(previous.notBefore - next.arrivedAt)} ms before ${show(previous)} allowed (Retry-After/RateLimit-Reset)`,
         );
-      if (FAILED(previous) && next.arrivedAt < previous.endedAt! + 1000 - slack)
-        violations.push(`${client}: ${show(next)} retried ${Math.round(next.arrivedAt - previous.endedAt!)} ms after ${show(previous)}`);
+      if (FAILED(previous) && next.arrivedAt < over(previous) + 1000)
+        violations.push(`${client}: ${show(next)} retried ${Math.round(next.arrivedAt - over(previous))} ms after ${show(previous)}`);
     }
     // RateLimit-Remaining: 0 on a config read holds back the requests of events sent once the client has read it.
-    for (const read of mine.filter((record) => record.method === 'GET' && record.notBefore !== undefined)) {
-      if (read.status === 503 || read.status === 429) continue; // Retry-After of a config read: the next read is minutes away
+    for (const read of mine.filter((record) => record.method === 'GET' && record.rateLimitedUntil !== undefined)) {
       for (const post of posts) {
-        if (post.arrivedAt > read.endedAt! + ANSWER_SLACK_MS && post.arrivedAt < read.notBefore! - ANSWER_SLACK_MS)
+        if (post.arrivedAt > read.endedAt! + ANSWER_SLACK_MS && post.arrivedAt < read.rateLimitedUntil! - ANSWER_SLACK_MS)
           violations.push(`${client}: ${show(post)} before the RateLimit-Reset of ${show(read)}`);
       }
     }
@@ -291,28 +313,33 @@ describe('the game client against the service behind a faulty network', { timeou
   let database: { url: string; drop: () => Promise<void> };
   let db: Pool;
   let service: ServiceProcess;
-  const prefix = `client-faults-${randomUUID().slice(0, 8)}`;
-  const directory = mkdtempSync(join(tmpdir(), 'client-faults-'));
-  before(async () => {
-    database = await createTestDatabase();
-    db = new Pool({ connectionString: database.url, max: 2 });
-    service = await startService('all-in-one', {
+  const prefixes: string[] = [];
+  const serviceEnv = (extra: Record<string, string> = {}) => {
+    prefixes.push(`client-faults-${randomUUID().slice(0, 8)}`);
+    return {
       DATABASE_URL: database.url,
       REDIS_URL,
-      QUEUE_PREFIX: prefix,
+      QUEUE_PREFIX: prefixes[prefixes.length - 1],
       JWT_SECRET: TEST_SECRET,
       // The proxy is the one that limits: the service's own limits would only add 429s of its own.
       RATE_LIMIT_PER_SUB_PER_SECOND: '0',
       RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
       RATE_LIMIT_PER_IP_PER_SECOND: '0',
-    });
+      ...extra,
+    };
+  };
+  const directory = mkdtempSync(join(tmpdir(), 'client-faults-'));
+  before(async () => {
+    database = await createTestDatabase();
+    db = new Pool({ connectionString: database.url, max: 2 });
+    service = await startService('all-in-one', serviceEnv());
   });
   after(async () => {
     await service?.stop();
     await db?.end();
     await database?.drop();
     const redis = new Redis(REDIS_URL);
-    await deletePrefix(redis, prefix);
+    for (const prefix of prefixes) await deletePrefix(redis, prefix);
     redis.disconnect();
     rmSync(directory, { recursive: true, force: true });
   });
@@ -322,10 +349,17 @@ describe('the game client against the service behind a faulty network', { timeou
     const dropped = [...outcome.drops.values()].map((reasons) => reasons[0]);
     ctx.diagnostic(
       `seed ${seed}: ${outcome.tracked.size} events tracked, ${outcome.stored.length} stored, dropped ${dropped.filter((r) => r === 'invalid').length} invalid + ${dropped.filter((r) => r === 'closed').length} closed; ` +
-        `${outcome.records.length} requests (${posts.length} of events, ${posts.filter((r) => r.forwarded).length} forwarded), faults ${outcome.tally}; ` +
+        `${outcome.records.length} requests (${posts.length} of events, ${posts.filter((r) => r.forwarded).length} forwarded, ${outcome.abortedAt.size} given up by the client), faults ${outcome.tally}; ` +
         `${outcome.handedOver} events handed over at the restart; ${outcome.tokens} getToken calls; ${outcome.realMs} ms real, ` +
         `${Math.round((outcome.realMs * SPEED) / 1000)} s of the client's time`,
     );
+    // A new client does not know the wait its predecessor was told (the queue is saved, not the wait): noted, not failed.
+    const wait = Math.max(...outcome.records.filter((r) => r.client === 'c1' && r.method === 'POST').map((r) => r.notBefore ?? 0));
+    const next = outcome.records.find((r) => r.client === 'c2' && r.method === 'POST');
+    if (next !== undefined && next.arrivedAt < wait)
+      ctx.diagnostic(
+        `client 2's first request came ${Math.round(wait - next.arrivedAt)} ms before the Retry-After client 1 was given allowed`,
+      );
   };
 
   for (const [index, seed] of SEEDS.entries()) {
@@ -340,4 +374,32 @@ describe('the game client against the service behind a faulty network', { timeou
       assertDelivery(outcome);
     });
   }
+
+  it(`seed ${RESTART_SEED}: the service killed (SIGKILL) mid-run and started again on the same database and queue: the same`, async (ctx) => {
+    // A killed worker's jobs are taken up again once their lock lapses.
+    const env = serviceEnv({ WORKER_LOCK_DURATION_MS: '2000' });
+    const started = [await startService('all-in-one', env)];
+    try {
+      let downMs = 0;
+      const outcome = await runScenario(started[0], db, RESTART_SEED, new MemoryStorage(), async (proxy) => {
+        const killedAt = Date.now();
+        started[0].kill('SIGKILL');
+        await started[0].exited();
+        started.push(await startService('all-in-one', env));
+        proxy.retarget(started[1].url);
+        downMs = Date.now() - killedAt;
+      });
+      report(ctx, RESTART_SEED, outcome);
+      const gateway = outcome.records.filter((record) => record.status === 502).length;
+      ctx.diagnostic(
+        `the service was down ${downMs} ms (${Math.round((downMs * SPEED) / 1000)} s of the client's time): ${gateway} requests answered 502`,
+      );
+      const unexpected = outcome.errors.filter((error) => !/"kind":"config"/.test(error));
+      assert.deepEqual(unexpected, [], 'no error but unreadable client-configs');
+      assert.deepEqual(assertManners(outcome), [], `seed ${RESTART_SEED}`);
+      assertDelivery(outcome);
+    } finally {
+      for (const service of started) await service.stop();
+    }
+  });
 });

@@ -33,6 +33,8 @@ export interface ProxiedRequest {
   seq: number;
   /** The x-test-client header: which client sent it. */
   client: string;
+  /** The x-test-request header: the client's name for this request. */
+  requestId: string;
   method: string;
   path: string;
   fault: Fault;
@@ -47,6 +49,8 @@ export interface ProxiedRequest {
   abandoned: boolean;
   /** No request of events before this instant, as the answer's Retry-After or RateLimit-Reset says. */
   notBefore?: number;
+  /** The part of notBefore RateLimit-Remaining: 0 and RateLimit-Reset make (which applies whatever the request). */
+  rateLimitedUntil?: number;
   /** The event_ids of a POST /ingest/events. */
   eventIds: string[];
   /** The event_ids a 400 named. */
@@ -102,7 +106,7 @@ export class HttpFaultProxy {
 
   private constructor(
     readonly port: number,
-    private readonly target: URL,
+    private target: URL,
     private readonly clock: ProxyClock,
     seed: number,
     weights: FaultWeights,
@@ -127,6 +131,11 @@ export class HttpFaultProxy {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Forwards to another address from now on (a service restarted on another port). */
+  retarget(target: string): void {
+    this.target = new URL(target);
   }
 
   async close(): Promise<void> {
@@ -160,6 +169,7 @@ export class HttpFaultProxy {
     const record: ProxiedRequest = {
       seq: this.records.length,
       client: String(req.headers['x-test-client'] ?? ''),
+      requestId: String(req.headers['x-test-request'] ?? ''),
       method: req.method ?? '',
       path: (req.url ?? '').split('?')[0],
       fault: this.draw(req.method ?? ''),
@@ -189,7 +199,8 @@ export class HttpFaultProxy {
       const retryAfter = headers['retry-after'];
       if (typeof retryAfter === 'string' && /^\d+$/.test(retryAfter)) record.notBefore = record.endedAt + Number(retryAfter) * 1000;
       if (headers['ratelimit-remaining'] === '0' && typeof headers['ratelimit-reset'] === 'string') {
-        record.notBefore = Math.max(record.notBefore ?? 0, record.endedAt + Number(headers['ratelimit-reset']) * 1000);
+        record.rateLimitedUntil = record.endedAt + Number(headers['ratelimit-reset']) * 1000;
+        record.notBefore = Math.max(record.notBefore ?? 0, record.rateLimitedUntil);
       }
       res.writeHead(status, headers);
       res.end(payload);
@@ -280,18 +291,17 @@ export class HttpFaultProxy {
   }
 
   private forward(req: IncomingMessage, body: Buffer): Promise<Upstream> {
+    const target = this.target;
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: this.target.host };
+      const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host };
       delete headers['x-test-client'];
-      const upstream = httpRequest(
-        { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers },
-        (response) => {
-          readBody(response).then(
-            (payload) => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: payload }),
-            reject,
-          );
-        },
-      );
+      delete headers['x-test-request'];
+      const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (response) => {
+        readBody(response).then(
+          (payload) => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: payload }),
+          reject,
+        );
+      });
       upstream.on('error', reject);
       upstream.end(body);
     });
