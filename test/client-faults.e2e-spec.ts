@@ -349,7 +349,7 @@ describe('the game client against the service behind a faulty network', { timeou
     const dropped = [...outcome.drops.values()].map((reasons) => reasons[0]);
     ctx.diagnostic(
       `seed ${seed}: ${outcome.tracked.size} events tracked, ${outcome.stored.length} stored, dropped ${dropped.filter((r) => r === 'invalid').length} invalid + ${dropped.filter((r) => r === 'closed').length} closed; ` +
-        `${outcome.records.length} requests (${posts.length} of events, ${posts.filter((r) => r.forwarded).length} forwarded, ${outcome.abortedAt.size} given up by the client), faults ${outcome.tally}; ` +
+        `${outcome.records.length} requests (${posts.length} of events, ${posts.filter((r) => r.forwarded).length} forwarded, ${posts.filter((r) => r.gzipped).length} gzipped, ${outcome.abortedAt.size} given up by the client), faults ${outcome.tally}; ` +
         `${outcome.handedOver} events handed over at the restart; ${outcome.tokens} getToken calls; ${outcome.realMs} ms real, ` +
         `${Math.round((outcome.realMs * SPEED) / 1000)} s of the client's time`,
     );

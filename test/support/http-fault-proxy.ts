@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { freePort } from '../../support/local-services';
 
 /**
@@ -53,6 +54,8 @@ export interface ProxiedRequest {
   rateLimitedUntil?: number;
   /** The event_ids of a POST /ingest/events. */
   eventIds: string[];
+  /** Its body came gzipped. */
+  gzipped: boolean;
   /** The event_ids a 400 named. */
   invalidIds: string[];
 }
@@ -177,6 +180,7 @@ export class HttpFaultProxy {
       arrivedAt: this.clock.now(),
       abandoned: false,
       eventIds: [],
+      gzipped: req.headers['content-encoding'] === 'gzip',
       invalidIds: [],
     };
     // Every parameter of the fault drawn now, in the order requests arrive, so that a seed replays the same schedule.
@@ -191,7 +195,7 @@ export class HttpFaultProxy {
     });
     const body = await readBody(req).catch(() => undefined);
     if (body === undefined) return;
-    if (record.method === 'POST') record.eventIds = eventIdsOf(body);
+    if (record.method === 'POST') record.eventIds = eventIdsOf(body, req.headers['content-encoding']);
     const answer = (status: number, headers: Record<string, string | string[] | undefined>, payload: Buffer | string) => {
       if (record.endedAt !== undefined || res.destroyed) return;
       record.endedAt = this.clock.now();
@@ -318,9 +322,10 @@ function readBody(stream: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function eventIdsOf(body: Buffer): string[] {
+function eventIdsOf(body: Buffer, encoding: string | undefined): string[] {
   try {
-    const { events } = JSON.parse(body.toString('utf8')) as { events?: { event_id?: string }[] };
+    const json = encoding === 'gzip' ? gunzipSync(body) : body;
+    const { events } = JSON.parse(json.toString('utf8')) as { events?: { event_id?: string }[] };
     return (events ?? []).map((event) => String(event.event_id));
   } catch {
     return [];
