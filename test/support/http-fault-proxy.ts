@@ -72,18 +72,12 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const APPLIES_TO_GET = new Set<Fault>([
-  'pass',
-  'throttled',
-  'slow',
-  'unavailable',
-  'rate_limited',
-  'server_error',
-  'reset',
-  'lost_answer',
-  'blackhole',
-  'token_expired',
-]);
+type Table = { faults: [Fault, number][]; total: number };
+
+function table(weights: FaultWeights): Table {
+  const faults = Object.entries(weights) as [Fault, number][];
+  return { faults, total: faults.reduce((sum, [, weight]) => sum + weight, 0) };
+}
 
 interface Upstream {
   status: number;
@@ -100,8 +94,8 @@ export class HttpFaultProxy {
   /** Off: every request passes. */
   faulty = true;
   private readonly random: () => number;
-  private readonly weights: [Fault, number][];
-  private readonly total: number;
+  /** For POST /ingest/events, and for the rest (GET /ingest/client-config). */
+  private readonly tables: { post: Table; other: Table };
   private server?: Server;
   /** Events that reached the service, and events a 400 named. */
   private readonly forwardedIds = new Set<string>();
@@ -112,18 +106,17 @@ export class HttpFaultProxy {
     private target: URL,
     private readonly clock: ProxyClock,
     seed: number,
-    weights: FaultWeights,
+    weights: { post: FaultWeights; other: FaultWeights },
     /** The longest a `slow` answer is held (client time). */
     private readonly maxDelayMs: number,
   ) {
     this.random = seededRandom(seed);
-    this.weights = Object.entries(weights) as [Fault, number][];
-    this.total = this.weights.reduce((sum, [, weight]) => sum + weight, 0);
+    this.tables = { post: table(weights.post), other: table(weights.other) };
   }
 
   static async start(
     target: string,
-    options: { clock: ProxyClock; seed: number; weights: FaultWeights; maxDelayMs: number },
+    options: { clock: ProxyClock; seed: number; weights: { post: FaultWeights; other: FaultWeights }; maxDelayMs: number },
   ): Promise<HttpFaultProxy> {
     const proxy = new HttpFaultProxy(await freePort(), new URL(target), options.clock, options.seed, options.weights, options.maxDelayMs);
     const server = createServer((req, res) => void proxy.handle(req, res));
@@ -156,16 +149,18 @@ export class HttpFaultProxy {
     return counts;
   }
 
+  /** `invalid` passes a request without events. */
   private draw(method: string): Fault {
     if (!this.faulty) return 'pass';
-    let point = this.random() * this.total;
+    const { faults, total } = method === 'POST' ? this.tables.post : this.tables.other;
+    let point = this.random() * total;
     let fault: Fault = 'pass';
-    for (const [candidate, weight] of this.weights) {
+    for (const [candidate, weight] of faults) {
       fault = candidate;
       point -= weight;
       if (point < 0) break;
     }
-    return method === 'POST' || APPLIES_TO_GET.has(fault) ? fault : 'pass';
+    return fault;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
