@@ -7,7 +7,8 @@ import { freePort } from '../../support/local-services';
  * `slow` forwards it late (after the client may have given up: then it arrives at the server all the same);
  * `unavailable` (503), `rate_limited` (429) and `server_error` (500) answer without forwarding; `reset` resets the
  * connection before forwarding, `lost_answer` after the server has answered; `blackhole` never answers (and forwards
- * half the time); `invalid` answers 400 naming some events of the request; `token_expired` answers 401 token_expired.
+ * half the time); `invalid` answers 400 naming events of the request the service has not had (and refuses them from
+ * then on, as the service would); `token_expired` answers 401 token_expired. An unreachable service is a 502.
  */
 export type Fault =
   | 'pass'
