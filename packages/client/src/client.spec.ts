@@ -147,6 +147,22 @@ describe('createIngestClient: saved before sent', () => {
     assert.deepEqual(await storage.ids(), [], 'the merged queue, saved in place of what was read');
   });
 
+  it('a restart waits out the Retry-After the client before it was given', async () => {
+    const clock = new FakeClock();
+    const storage = new InspectableStorage();
+    const first = harness({ flushAt: 1, random: () => 0 }, { clock, storage });
+    first.server.events = () => failure(503, 'SERVICE_UNAVAILABLE', 'queue_unavailable', undefined, { 'Retry-After': '30' });
+    const id = first.client.track('LevelStarted');
+    await settle();
+    await first.client.shutdown({ timeoutMs: 1000 });
+
+    const second = harness({ random: () => 0 }, { clock, storage });
+    await clock.advance(29_999);
+    assert.equal(second.server.posts.length, 0);
+    await clock.advance(1);
+    assert.deepEqual(second.server.sentIds, [[id]]);
+  });
+
   it('reports saved events of another player or game as identity_changed, and does not send them', async () => {
     const storage = new InspectableStorage();
     await storage.save(

@@ -1,4 +1,4 @@
-import { backoffDelay, rateLimitPauseMs, retryAfterMs } from './backoff.js';
+import { backoffDelay, rateLimitPauseMs, retryAfterMs, SERVER_WAIT_CAP_MS } from './backoff.js';
 import { browserLifecycle } from './browser-lifecycle.js';
 import { BrowserStorage } from './browser-storage.js';
 import { GZIP_FROM_BYTES, gzip } from './compression.js';
@@ -118,6 +118,8 @@ interface Snapshot {
   user_id: string;
   game_id: string;
   events: WireEvent[];
+  /** The end of the wait the server asked for (Retry-After, RateLimit-Reset), ms since the epoch: a restart keeps it. */
+  not_before?: number;
 }
 
 export function createIngestClient(options: IngestClientOptions): IngestClient {
@@ -160,6 +162,8 @@ class Client implements IngestClient {
   private draining = false;
   /** No request before this instant (backoff, Retry-After, RateLimit-Reset). */
   private blockedUntil = 0;
+  /** The part of blockedUntil the server asked for: saved with the queue. */
+  private serverWaitUntil = 0;
   private attempt = 0;
   /** After a 413: the most events a request holds. */
   private countCap = MAX_BATCH_EVENTS;
@@ -466,7 +470,7 @@ class Client implements IngestClient {
       const { response, text } = answer;
       const status = response.status;
       const pause = rateLimitPauseMs(response);
-      if (pause !== undefined) this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + pause);
+      if (pause !== undefined) this.serverWait(pause);
       const error = parseError(text);
       if (status === 202) {
         this.attempt = 0;
@@ -531,9 +535,18 @@ class Client implements IngestClient {
   private retryLater(batch: Entry[], status: number, retryAfter: number | undefined): void {
     this.attempt += 1;
     this.counts.retried += 1;
-    const delay = Math.max(backoffDelay(this.attempt, this.random), retryAfter ?? 0);
-    this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + delay);
+    this.blockedUntil = Math.max(this.blockedUntil, this.clock.now() + backoffDelay(this.attempt, this.random));
+    if (retryAfter !== undefined) this.serverWait(retryAfter);
     this.notify({ outcome: 'retry', status, events: batch.length, retryInMs: this.blockedUntil - this.clock.now() });
+  }
+
+  /** No request of events for `ms`, as the server asked: saved with the queue, so that a restart waits as long. */
+  private serverWait(ms: number): void {
+    const at = this.clock.now() + ms;
+    this.blockedUntil = Math.max(this.blockedUntil, at);
+    if (at <= this.serverWaitUntil) return;
+    this.serverWaitUntil = at;
+    this.markDirty();
   }
 
   private stop(batch: Entry[], error: ClientError): void {
@@ -674,6 +687,11 @@ class Client implements IngestClient {
           replaced = true;
           continue;
         }
+        if (snapshot.not_before !== undefined) {
+          // Never longer than a server may ask for, should the device's clock have been set back since.
+          this.serverWaitUntil = Math.max(this.serverWaitUntil, Math.min(snapshot.not_before, this.clock.now() + SERVER_WAIT_CAP_MS));
+          this.blockedUntil = Math.max(this.blockedUntil, this.serverWaitUntil);
+        }
         for (const event of snapshot.events) {
           if (present.has(event.event_id)) continue;
           present.add(event.event_id);
@@ -704,6 +722,7 @@ class Client implements IngestClient {
       game_id: this.options.gameId,
       events: this.queue.map((entry) => entry.event),
     };
+    if (this.serverWaitUntil > this.clock.now()) snapshot.not_before = this.serverWaitUntil;
     return JSON.stringify(snapshot);
   }
 
@@ -892,7 +911,7 @@ function parseSnapshot(text: string): Snapshot | undefined {
     return undefined;
   }
   if (typeof snapshot !== 'object' || snapshot === null) return undefined;
-  const { user_id, game_id, events } = snapshot as Partial<Snapshot>;
+  const { user_id, game_id, events, not_before } = snapshot as Partial<Snapshot>;
   const valid = (Array.isArray(events) ? (events as unknown[]) : []).filter(
     (event): event is WireEvent =>
       typeof event === 'object' &&
@@ -901,7 +920,9 @@ function parseSnapshot(text: string): Snapshot | undefined {
       typeof (event as WireEvent).type === 'string' &&
       typeof (event as WireEvent).timestamp === 'string',
   );
-  return { v: 1, user_id: String(user_id), game_id: String(game_id), events: valid };
+  const parsed: Snapshot = { v: 1, user_id: String(user_id), game_id: String(game_id), events: valid };
+  if (typeof not_before === 'number' && Number.isFinite(not_before)) parsed.not_before = not_before;
+  return parsed;
 }
 
 function parseBatchId(text: string): string | undefined {
