@@ -221,6 +221,25 @@ describe('CORS: CORS_ORIGINS set', () => {
     assertReadableBy(response, ALLOWED);
   });
 
+  it("lets an allowed origin read the router's refusals, before any hook: a malformed URL (400), a path parameter too long (414)", async () => {
+    for (const [url, status] of [
+      ['/ingest/batches/%ZZ', 400],
+      [`/ingest/batches/${'a'.repeat(150)}`, 414],
+    ] as const) {
+      const headers = { origin: ALLOWED, authorization: `Bearer ${tokenFor('cors-player')}` };
+      const refused = await t.inject({ method: 'GET', url, remoteAddress: freshAddress(), headers });
+      assert.equal(refused.statusCode, status, refused.body);
+      assertReadableBy(refused, ALLOWED);
+      const other = await t.inject({
+        method: 'GET',
+        url,
+        remoteAddress: freshAddress(),
+        headers: { ...headers, origin: 'https://evil.example' },
+      });
+      assert.deepEqual(corsHeaders(other), {}, 'another origin gets none');
+    }
+  });
+
   it('leaves the routes not marked for browsers, and the operations listener, without CORS', async () => {
     const health = await t.inject({ method: 'GET', url: '/health/live', headers: { origin: ALLOWED } });
     assert.equal(health.statusCode, 200);

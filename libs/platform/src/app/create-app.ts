@@ -1,12 +1,12 @@
 import { INestApplication, Type } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController } from 'fastify';
+import { FastifyError, FastifyReply, FastifyRequest, LogController } from 'fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerCustomOptions, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig, ConfigValidationError } from '../config/app-config';
 import { APP_CONFIG, configFromProcessEnv } from '../config/config.module';
 import { answerClientError, answerFrameworkError } from '../errors/error-envelope.filter';
-import { registerCors } from '../http/cors';
+import { registerCors, routerRefusalCorsHeaders } from '../http/cors';
 import { registerEarlyAuthentication, REQUEST_AUTHENTICATOR, RequestAuthenticator } from '../http/early-authentication';
 import { GENERIC_JSON_BODY_RULES, JSON_BODY_RULES, JsonBodyRules, registerJsonBodyParser } from '../http/json-body.parser';
 import { requestIdFrom } from '../logging/request-context';
@@ -41,7 +41,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     onConstructorPoisoning: 'error',
     // A request Node's HTTP parser or Fastify's router refuses is answered in the error envelope too.
     clientErrorHandler: answerClientError,
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      answerFrameworkError(error, request, reply, routerRefusalCorsHeaders(config.corsOrigins, request.headers.origin)),
   });
 }
 

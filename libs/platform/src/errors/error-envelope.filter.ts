@@ -127,11 +127,17 @@ const frameworkLogger = new Logger('ErrorEnvelope');
  * limit (414) before any hook runs, with a reply whose error handler is Fastify's default (not Nest's, so not the
  * filter above), which would echo the path. Answered here in the envelope, with the request id no hook has set.
  */
-export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  headers: Record<string, string> = {},
+): void {
   const status = statusOf(error);
   if (status >= 500) frameworkLogger.error(`${error.code}: ${error.message}`);
   void reply
     .status(status)
+    .headers(headers)
     .header('x-request-id', request.id)
     .header('content-type', 'application/json; charset=utf-8')
     .send(JSON.stringify(errorBody(status, genericReason(status, error))));

@@ -33,6 +33,16 @@ export const CORS_EXPOSED_HEADERS = 'Retry-After, RateLimit-Limit, RateLimit-Rem
 export const CORS_MAX_AGE_SECONDS = 7200;
 
 /**
+ * The CORS headers of an answer Fastify's router gives before any hook runs (a URL it cannot decode, a path parameter
+ * over its length: answerFrameworkError), for an allowed origin, so that a page can read those refusals too. The
+ * route is unknown then: every path gets them, which tells an allowed origin nothing the envelope does not.
+ */
+export function routerRefusalCorsHeaders(origins: CorsOrigins | undefined, origin: string | undefined): Record<string, string> {
+  if (origins === undefined || origin === undefined || (origins !== '*' && !origins.includes(origin))) return {};
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': CORS_EXPOSED_HEADERS, vary: 'Origin' };
+}
+
+/**
  * CORS for the routes marked @CrossOrigin(), with @fastify/cors, from `origins` (CORS_ORIGINS); nothing at all when it
  * is unset. Its onRequest hook runs right after the request context (so a preflight has its X-Request-Id and log
  * lines like any request: not with Nest's `app.enableCors()`, whose hook runs before every hook of ours), and before
