@@ -13,7 +13,7 @@ if (!['all', 'unit', 'e2e', 'runtime'].includes(which)) {
 }
 // `runtime`, for the other Node versions CI runs: every unit test, and the end-to-end files whose behaviour rests on
 // what changes from one Node release to the next (HTTP parsing and errors, sockets and timeouts, zlib, TLS, signals
-// and child processes, worker threads of the log transport, fetch, WebAssembly). The long fault-injection and
+// and child processes, worker threads of the log transport, fetch (the game client's too), WebAssembly). The long fault-injection and
 // property files (faults, partitions, validation properties, …) exercise our own logic on top of the same APIs, and
 // run on the machine's Node only: all of them three times would take CI past its time budget. The token buckets and the
 // buffered counter (seconds each) ran there as unit tests before they moved to end-to-end files, and still do.
@@ -21,6 +21,7 @@ const RUNTIME_E2E = new Set(
   [
     'auth-keys',
     'buffered-events',
+    'client-faults',
     'compression',
     'embedded-db',
     'errors',
