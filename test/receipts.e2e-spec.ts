@@ -42,7 +42,8 @@ function receiptWith(t: TestApp, batchId: string, user: string, status: Receipt[
     assert.equal(response.statusCode, 200, response.body);
     const receipt = response.json<Receipt>();
     return receipt.status === status ? receipt : undefined;
-  });
+    // A bound, not a speed: a worker booting on a busy machine takes seconds before its first write.
+  }, 15_000);
 }
 
 /** Listens on `port` and pipes every connection to the local PostgreSQL: the database "comes back" on that port. */
