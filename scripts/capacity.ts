@@ -152,7 +152,11 @@ function main(argv: string[]): number {
       `${int(redis.backlogJobs)} jobs waiting after ${demand.outageMinutes} min (L = λW) = ${num(redis.backlogGB)} GB → ${redis.mastersForMemory}) + ${int(redis.replicas)} replicas`,
   );
   say(`  QUEUE_SHARDS      ${int(redis.queueShards)}   (a multiple of the masters; each queue lives on one master)`);
-  say(`  BUFFER_MAX_EVENTS ≥ ${int(redis.bufferMaxEvents)}   (the outage's backlog; the default 1,000,000 refuses with 503 sooner)`);
+  say(
+    redis.bufferMaxEvents > 1_000_000
+      ? `  BUFFER_MAX_EVENTS ≥ ${int(redis.bufferMaxEvents)}   (the outage's backlog; the default 1,000,000 refuses with 503 sooner)`
+      : `  BUFFER_MAX_EVENTS   the default 1,000,000 holds the outage's backlog (${int(redis.bufferMaxEvents)} events)`,
+  );
   say(
     `  PostgreSQL        ${int(postgres.primaries)} ${postgres.primaries > 1 ? `primaries' worth: one primary takes every write, so it needs ${int(result.cores.postgres / assumptions.headroom)} cores, or the writes split over databases (not supported today)` : 'primary'}   ` +
       `(${num(result.cores.postgres)} cores of CPU, WAL ${num(postgres.walMBPerSecond)} MB/s` +
