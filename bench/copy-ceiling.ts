@@ -111,7 +111,10 @@ export async function measureCopyCeiling(options: {
   const client = new Client({ connectionString: url.toString() });
   try {
     await client.connect();
-    const runner = { query: (sql: string) => client.query(sql) } as unknown as QueryRunner;
+    // TypeORM's QueryRunner.query resolves to the rows (the partition migration iterates them), not to pg's result.
+    const runner = {
+      query: async (sql: string, parameters?: unknown[]): Promise<unknown[]> => (await client.query(sql, parameters)).rows as unknown[],
+    } as unknown as QueryRunner;
     for (const Migration of MIGRATIONS) await new Migration().up(runner);
 
     const rowsOf = options.batches.map(templates);

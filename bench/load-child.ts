@@ -8,6 +8,7 @@ import type { LoadChildMessage, LoadParentMessage, LoadResult, LoadRun } from '.
 interface Prepared {
   bodies: Buffer[];
   authorizations: string[];
+  eventsPerBatch: number;
 }
 
 let pool: Prepared | undefined;
@@ -59,7 +60,7 @@ function run(spec: LoadRun): Promise<LoadResult> {
           requests: result.requests.total,
           accepted: result['2xx'],
           requestsPerSecond: result.requests.total / seconds,
-          eventsPerSecond: (result['2xx'] * EVENTS_PER_BATCH) / seconds,
+          eventsPerSecond: (result['2xx'] * prepared.eventsPerBatch) / seconds,
           latencyMs: {
             p50: result.latency.p50,
             p90: result.latency.p90,
@@ -77,7 +78,8 @@ function run(spec: LoadRun): Promise<LoadResult> {
 process.on('message', (message: LoadParentMessage) => {
   switch (message.type) {
     case 'init': {
-      const batches = makeBatches({ users: message.users, seed: message.seed, now: message.now });
+      const eventsPerBatch = message.eventsPerBatch ?? EVENTS_PER_BATCH;
+      const batches = makeBatches({ users: message.users, seed: message.seed, now: message.now, eventsPerBatch });
       const tokens = makeTokens(
         batches.map((batch) => batch.user_id),
         message.secret,
@@ -85,6 +87,7 @@ process.on('message', (message: LoadParentMessage) => {
       pool = {
         bodies: batches.map((batch) => Buffer.from(JSON.stringify(batch))),
         authorizations: tokens.map((token) => `Bearer ${token}`),
+        eventsPerBatch,
       };
       const bytes = pool.bodies.reduce((sum, body) => sum + body.length, 0);
       send({ type: 'ready', averageBodyBytes: Math.round(bytes / pool.bodies.length) });

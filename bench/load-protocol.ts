@@ -31,7 +31,9 @@ export interface LoadResult {
 }
 
 export type LoadParentMessage =
-  { type: 'init'; users: number; seed: number; now: number; secret: string } | { type: 'run'; id: number; run: LoadRun } | { type: 'exit' };
+  | { type: 'init'; users: number; seed: number; now: number; secret: string; eventsPerBatch?: number }
+  | { type: 'run'; id: number; run: LoadRun }
+  | { type: 'exit' };
 
 export type LoadChildMessage =
   | { type: 'ready'; averageBodyBytes: number }
@@ -60,7 +62,8 @@ export class LoadGenerator {
     });
   }
 
-  static async start(pool: { users: number; seed: number; now: number; secret: string }): Promise<LoadGenerator> {
+  /** `eventsPerBatch`: events in each request body (default EVENTS_PER_BATCH, 200). */
+  static async start(pool: { users: number; seed: number; now: number; secret: string; eventsPerBatch?: number }): Promise<LoadGenerator> {
     const child = fork(join(__dirname, 'load-child.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const ready = await new Promise<LoadChildMessage>((resolve, reject) => {
       child.once('message', resolve);

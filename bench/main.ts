@@ -31,11 +31,12 @@ import { createDatabase, deletePrefix } from '../support/local-services';
 import { ROOT, Role, ServiceProcess } from '../support/service-process';
 import { CeilingServer, cpuSecondsOf, RssSampler } from './stack';
 import { round } from './stats';
+import { measureUnitCosts, UnitCostHost, UnitCostResult } from './unit-costs';
 
 const LIGHT_CONNECTIONS = 2;
 const SEED = 20260422;
 
-class Bench {
+class Bench implements UnitCostHost {
   private readonly started = Date.now();
   private readonly cleanups: Array<() => Promise<unknown>> = [];
   /** Problems that make a smoke run fail: the benchmark must work, whatever its timings. */
@@ -152,11 +153,11 @@ class Bench {
   }
 
   /** A fresh database and queue prefix, removed at the end. */
-  async freshStack(label: string): Promise<{ databaseUrl: string; prefix: string; db: Pool }> {
+  async freshStack(label: string, redis: Redis = this.redis): Promise<{ databaseUrl: string; prefix: string; db: Pool }> {
     const database = await createDatabase(this.options.adminUrl, `bench_${label.replace(/\W/g, '_')}`);
     this.defer(() => database.drop());
     const prefix = `bench-${randomUUID().slice(0, 8)}`;
-    this.defer(() => deletePrefix(this.redis, prefix));
+    this.defer(() => deletePrefix(redis, prefix));
     const db = new Pool({ connectionString: database.url, max: 2 });
     this.defer(() => db.end());
     return { databaseUrl: database.url, prefix, db };
@@ -409,44 +410,92 @@ async function main(): Promise<number> {
   process.once('SIGINT', stopping);
   process.once('SIGTERM', stopping);
 
-  let partial: Omit<BenchResult, 'targets' | 'problems' | 'finishedAt' | 'durationSeconds' | 'machine'> & {
-    machine: Omit<BenchResult['machine'], 'loadAverageAfter'>;
+  let partial:
+    | (Omit<BenchResult, 'targets' | 'problems' | 'finishedAt' | 'durationSeconds' | 'machine'> & {
+        machine: Omit<BenchResult['machine'], 'loadAverageAfter'>;
+      })
+    | undefined;
+  let units: UnitCostResult | undefined;
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGB: round(totalmem() / 1e9, 1),
+    node: process.versions.node,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverageBefore,
   };
+  // With unit-costs alone, the report of the other stages (latest.*) is left as it is.
+  const reportStages = options.url !== undefined || [...options.stages].some((stage) => stage !== 'unit-costs');
   try {
-    partial = {
-      schema: 1,
-      mode: options.smoke ? 'smoke' : 'full',
-      label: options.label,
-      startedAt: startedAt.toISOString(),
-      machine: {
-        cores: cpus().length,
-        cpu: cpus()[0]?.model.trim() ?? 'unknown',
-        memoryGB: round(totalmem() / 1e9, 1),
-        node: process.versions.node,
-        platform: `${process.platform} ${process.arch}`,
-        loadAverageBefore,
-      },
-      config: {
-        target: options.url ?? 'stack started by the benchmark (built entry points, fresh database and queue prefix)',
+    partial = !reportStages
+      ? undefined
+      : {
+          schema: 1,
+          mode: options.smoke ? 'smoke' : 'full',
+          label: options.label,
+          startedAt: startedAt.toISOString(),
+          machine,
+          config: {
+            target: options.url ?? 'stack started by the benchmark (built entry points, fresh database and queue prefix)',
+            users: options.users,
+            eventsPerBatch: EVENTS_PER_BATCH,
+            averageBodyBytes: load.averageBodyBytes,
+            levels: options.levels,
+            connections: options.connections,
+            stepSeconds: options.stepSeconds,
+            e2eSeconds: options.e2eSeconds,
+            lightRate: options.lightRate,
+            lightSeconds: options.lightSeconds,
+            serviceEnv: options.env,
+          },
+          ceilings: options.stages.has('ceilings') ? await bench.ceilings() : {},
+          allInOne: options.stages.has('all-in-one') || options.url !== undefined ? await bench.allInOne() : undefined,
+          gateway: options.stages.has('gateway') && options.url === undefined ? await bench.gatewayOnly() : undefined,
+          split: options.stages.has('split') && options.url === undefined ? await bench.split() : undefined,
+        };
+    if (options.stages.has('unit-costs') && options.url === undefined) {
+      const measured = await measureUnitCosts(bench, {
+        smoke: options.smoke,
         users: options.users,
-        eventsPerBatch: EVENTS_PER_BATCH,
-        averageBodyBytes: load.averageBodyBytes,
-        levels: options.levels,
-        connections: options.connections,
-        stepSeconds: options.stepSeconds,
-        e2eSeconds: options.e2eSeconds,
-        lightRate: options.lightRate,
-        lightSeconds: options.lightSeconds,
+        seed: SEED,
+        secret,
+        eventsPerSecond: options.unitRate,
+        seconds: options.unitSeconds,
+        repeats: options.unitRepeats,
+        drainTimeoutSeconds: options.drainTimeoutSeconds,
         serviceEnv: options.env,
-      },
-      ceilings: options.stages.has('ceilings') ? await bench.ceilings() : {},
-      allInOne: options.stages.has('all-in-one') || options.url !== undefined ? await bench.allInOne() : undefined,
-      gateway: options.stages.has('gateway') && options.url === undefined ? await bench.gatewayOnly() : undefined,
-      split: options.stages.has('split') && options.url === undefined ? await bench.split() : undefined,
-    };
+      });
+      units = {
+        schema: 1,
+        kind: 'unit-costs',
+        mode: options.smoke ? 'smoke' : 'full',
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        machine: { ...machine, loadAverageAfter: loadavg().map((l) => round(l, 2)) },
+        ...measured,
+      };
+    }
   } finally {
     await bench.cleanup();
   }
+
+  if (units !== undefined) {
+    const unitFile = join(out, options.name === 'latest' ? 'unit-costs.json' : `${options.name}-unit-costs.json`);
+    writeFileSync(unitFile, `${JSON.stringify(units, null, 2)}\n`);
+    for (const line of units.summary) {
+      bench.log(
+        `unit costs, ${line.gateways} gateway(s) + ${line.workers} worker(s), ${line.eventsPerRequest} events/request (median [min–max] of ${line.runs}): ` +
+          `gateway ${line.gatewayUsPerEvent.median} [${line.gatewayUsPerEvent.min}–${line.gatewayUsPerEvent.max}] µs/event, ` +
+          `worker ${line.workerUsPerRow.median} [${line.workerUsPerRow.min}–${line.workerUsPerRow.max}] µs/row, ` +
+          `Redis ${line.redisUsPerJob.median} [${line.redisUsPerJob.min}–${line.redisUsPerJob.max}] µs/job, ` +
+          `PostgreSQL ${line.postgresUsPerRow.median} [${line.postgresUsPerRow.min}–${line.postgresUsPerRow.max}] µs/row, ` +
+          `WAL ${line.walBytesPerRow.median} [${line.walBytesPerRow.min}–${line.walBytesPerRow.max}] bytes/row`,
+      );
+    }
+    bench.log('two cores cannot show a speed-up from 2 + 2 processes: compare the cost per unit, which capacity scales from');
+    bench.log(`unit costs: ${unitFile} (npm run capacity reads it)`);
+  }
+  if (partial === undefined) return report(bench, options.smoke);
 
   const finished = new Date();
   const withoutTargets = {
@@ -470,10 +519,15 @@ async function main(): Promise<number> {
     }
   }
   bench.log(`report: ${file('md')}, ${options.name}.json, ${options.name}.svg (${result.durationSeconds} s)`);
+  return report(bench, options.smoke);
+}
+
+/** The problems found; a smoke run fails on any. */
+function report(bench: Bench, smoke: boolean): number {
   if (bench.problems.length > 0) {
     for (const problem of bench.problems) bench.log(`problem: ${problem}`);
     // A smoke run checks that the benchmark works end to end; a full run reports and leaves judging to the reader.
-    if (options.smoke) return 1;
+    if (smoke) return 1;
   }
   return 0;
 }

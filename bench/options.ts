@@ -21,7 +21,7 @@ export interface BenchOptions {
   copySeconds: number;
   users: number;
   drainTimeoutSeconds: number;
-  /** Stages to run: ceilings, all-in-one, gateway, split. */
+  /** Stages to run: ceilings, all-in-one, gateway, split (the default set), unit-costs (only when named). */
   stages: Set<Stage>;
   /** Extra service environment (KEY=VALUE), e.g. WORKER_CONCURRENCY=8. */
   env: Record<string, string>;
@@ -33,6 +33,10 @@ export interface BenchOptions {
   /** With --url: the target's database and queue prefix, for the end-to-end figures. */
   databaseUrl?: string;
   queuePrefix: string;
+  /** The unit-costs stage: offered events/s in all, seconds per window, windows per topology and request size. */
+  unitRate: number;
+  unitSeconds: number;
+  unitRepeats: number;
   /** Free text stored with the result (what this run tries). */
   label?: string;
   /** Base name of the report files: <out>/<name>.json, .md and .svg. */
@@ -41,8 +45,10 @@ export interface BenchOptions {
   render?: string;
 }
 
-export type Stage = 'ceilings' | 'all-in-one' | 'gateway' | 'split';
-const STAGES: readonly Stage[] = ['ceilings', 'all-in-one', 'gateway', 'split'];
+export type Stage = 'ceilings' | 'all-in-one' | 'gateway' | 'split' | 'unit-costs';
+/** The stages a run without --stages runs (and --smoke, CI's run): unit-costs only runs when named. */
+const DEFAULT_STAGES: readonly Stage[] = ['ceilings', 'all-in-one', 'gateway', 'split'];
+const STAGES: readonly Stage[] = [...DEFAULT_STAGES, 'unit-costs'];
 
 export const USAGE = `npm run bench -- [options]
 
@@ -55,7 +61,13 @@ export const USAGE = `npm run bench -- [options]
   --e2e-seconds <s>       the end-to-end run (default 40; at least 30 for the report's sustained rate)
   --light-rate <req/s>    the light-load test's request rate (default 25, i.e. 5,000 events/s)
   --users <n>             distinct users, tokens and bodies (default 1000)
-  --stages <a,b,…>        ceilings, all-in-one, gateway, split (default: all)
+  --stages <a,b,…>        ceilings, all-in-one, gateway, split (default: these four); unit-costs: CPU per event, job
+                          and row of each role and WAL per row at a moderate load, 1+1 and 2+2 processes, on a
+                          private redis-server: <out>/unit-costs.json (<name>-unit-costs.json with --name), read by
+                          npm run capacity; with unit-costs alone, latest.* are left as they are
+  --unit-rate <events/s>  the unit-costs load, in all (default 10000)
+  --unit-seconds <s>      each unit-costs window (default 15)
+  --unit-repeats <n>      windows per topology and request size (default 3)
   --env KEY=VALUE         extra service environment, repeatable (WORKER_CONCURRENCY=8, DB_POOL_SIZE=8, …)
   --cpu-prof              run the services under node --cpu-prof (profiles in <out>/profiles)
   --label <text>          stored with the result
@@ -96,6 +108,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'light-rate': { type: 'string' },
       'light-seconds': { type: 'string' },
       'copy-seconds': { type: 'string' },
+      'unit-rate': { type: 'string' },
+      'unit-seconds': { type: 'string' },
+      'unit-repeats': { type: 'string' },
       users: { type: 'string' },
       stages: { type: 'string' },
       env: { type: 'string', multiple: true },
@@ -121,7 +136,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   }
   const stages = new Set<Stage>(
     values.stages === undefined
-      ? STAGES
+      ? DEFAULT_STAGES
       : values.stages.split(',').map((stage) => {
           if (!(STAGES as readonly string[]).includes(stage)) throw new Error(`unknown stage ${stage}; stages: ${STAGES.join(', ')}`);
           return stage as Stage;
@@ -141,6 +156,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     lightSeconds: positive('light-seconds', values['light-seconds'], smoke ? 0.5 : 10),
     copySeconds: positive('copy-seconds', values['copy-seconds'], smoke ? 0.3 : 8),
     users: positive('users', values.users, smoke ? 20 : 1000),
+    unitRate: positive('unit-rate', values['unit-rate'], smoke ? 2000 : 10_000),
+    unitSeconds: positive('unit-seconds', values['unit-seconds'], smoke ? 1 : 15),
+    unitRepeats: Math.round(positive('unit-repeats', values['unit-repeats'], smoke ? 1 : 3)),
     drainTimeoutSeconds: smoke ? 15 : 120,
     stages,
     env,
