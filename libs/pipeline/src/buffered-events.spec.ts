@@ -17,7 +17,7 @@ describe('BufferedEvents: reserve and release, once per batch', () => {
     down.on('error', () => undefined);
     try {
       const failing = new BufferedEvents(down, config, metrics);
-      await assert.rejects(failing.release(randomUUID(), 1));
+      await assert.rejects(failing.release(failing.shards[0], randomUUID(), 1));
       assert.equal((await metrics.bufferedReleaseFailures.get()).values[0].value, 1);
     } finally {
       down.disconnect();
