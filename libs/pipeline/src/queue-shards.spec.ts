@@ -24,13 +24,22 @@ describe('queue shards', () => {
     }
   });
 
-  it('spreads 6 shards two per master of a 3-master cluster', () => {
-    const masters = [0, 5461, 10923, CLUSTER_SLOTS];
-    const perMaster = [0, 0, 0];
-    for (const { slot } of queueShards({ prefix: 'playsmart', shards: 6 })) {
-      perMaster[masters.findIndex((start, i) => slot! >= start && slot! < masters[i + 1])]++;
+  it('spreads the shards evenly over the masters of a cluster made by `redis-cli --cluster create`', () => {
+    // redis-cli gives master m the slots up to lround((m + 1) · 16384 / masters − 1): 0–5460, 5461–10922, 10923–16383.
+    const masterOf = (slot: number, masters: number) => {
+      for (let m = 0; ; m++) if (slot <= Math.round(((m + 1) * CLUSTER_SLOTS) / masters - 1) || m === masters - 1) return m;
+    };
+    assert.deepEqual(
+      [5460, 5461, 10922, 10923].map((slot) => masterOf(slot, 3)),
+      [0, 1, 1, 2],
+    );
+    for (const masters of [3, 5, 6, 7]) {
+      for (const perMaster of [1, 2, 3]) {
+        const counts = new Array<number>(masters).fill(0);
+        for (const { slot } of queueShards({ prefix: 'playsmart', shards: masters * perMaster })) counts[masterOf(slot!, masters)]++;
+        assert.deepEqual(counts, new Array<number>(masters).fill(perMaster), `${masters} masters, ${masters * perMaster} shards`);
+      }
     }
-    assert.deepEqual(perMaster, [2, 2, 2]);
   });
 
   it('the tags: stable, readable and under the prefix', () => {

@@ -8,7 +8,8 @@ export const BUFFERED_EVENTS_KEY = 'buffered-events';
 /**
  * One BullMQ queue of the ingest queue's shards, and the buffered-events counter beside it. With QUEUE_SHARDS=1 the
  * single shard is the unsharded queue of the versions before shards: `<QUEUE_PREFIX>:ingest-events:…`, unchanged.
- * With more, shard i's keys are `{<tag>}:ingest-events:…`, all in the slot of the hash tag.
+ * With more, shard i's keys are `{<tag>}:ingest-events:…`, all in the slot of the hash tag, which is how BullMQ runs on
+ * a Redis Cluster (https://docs.bullmq.io/patterns/redis-cluster).
  */
 export interface QueueShard {
   /** 0 … QUEUE_SHARDS-1; -1 for the unsharded queue a sharded deployment still drains. */
@@ -40,7 +41,8 @@ export function bufferedEventsKey(prefix: string): string {
  * QUEUE_SHARDS a multiple of the number of masters).
  */
 export function shardTag(prefix: string, index: number, count: number): string {
-  const low = Math.floor((index * CLUSTER_SLOTS) / count);
+  // Where a range's edge falls inside a slot, that slot is left out: redis-cli rounds the edges, others may floor them.
+  const low = Math.ceil((index * CLUSTER_SLOTS) / count);
   const high = Math.floor(((index + 1) * CLUSTER_SLOTS) / count);
   for (let n = 0; ; n++) {
     const tag = n === 0 ? `${prefix}:ingest:${index}` : `${prefix}:ingest:${index}.${n}`;
