@@ -176,6 +176,21 @@ describe('a sharded queue (QUEUE_SHARDS=6) on one Redis', { timeout: 120_000 }, 
     }
   });
 
+  it('`npm run jobs:reconcile-buffered` takes back a batch counted but not queued, in whichever shard it is', async () => {
+    // A reservation whose job add and release both failed, in shard 3.
+    const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
+    await buffered.reserve(shards[3], randomUUID(), 5);
+    assert.deepEqual(await counters(), [0, 0, 0, 5, 0, 0, 0]);
+    const result = spawnSync(process.execPath, ['dist/scripts/reconcile-buffered.js', '--grace-ms', '100'], {
+      cwd: `${__dirname}/../..`,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', REDIS_URL, QUEUE_PREFIX: prefix, QUEUE_SHARDS: SHARDS },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^released 1 batch\(es\) no longer queued \(5 events\); counter 0, reserved 0$/m);
+    assert.deepEqual(await counters(), [0, 0, 0, 0, 0, 0, 0]);
+  });
+
   it('a shard whose node refuses commands is skipped before a 503, and readiness says so', async () => {
     // A Redis whose only user may touch every key of this prefix except shard 2's: its commands fail as they would on a
     // failing node of a cluster.
