@@ -51,5 +51,6 @@ describe('queue shards', () => {
       ['shard-0', 'shard-1', 'shard-2', 'ingest-events'],
     );
     assert.equal(drained[3].prefix, 'p');
+    assert.equal(drainedShards({ prefix: 'p', shards: 3, drainUnsharded: false }).length, 3, 'QUEUE_DRAIN_UNSHARDED=false');
   });
 });

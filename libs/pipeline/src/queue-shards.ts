@@ -62,10 +62,11 @@ export function queueShards(config: Pick<QueueConfig, 'prefix' | 'shards'>): Que
 
 /**
  * The queues the workers consume and the operators' tools and gauges cover: the shards and, when there are several,
- * the unsharded queue too, so that jobs queued before QUEUE_SHARDS was raised, or by a gateway of the version before
- * shards during a rolling upgrade, are written and counted.
+ * the unsharded queue too (unless QUEUE_DRAIN_UNSHARDED=false), so that jobs queued before QUEUE_SHARDS was raised, or
+ * by a gateway of the version before shards during a rolling upgrade, are written and counted. On a Redis Cluster the
+ * unsharded queue's keys span slots (BullMQ's scripts would fail there): it is switched off.
  */
-export function drainedShards(config: Pick<QueueConfig, 'prefix' | 'shards'>): QueueShard[] {
+export function drainedShards(config: Pick<QueueConfig, 'prefix' | 'shards'> & { drainUnsharded?: boolean }): QueueShard[] {
   const shards = queueShards(config);
-  return config.shards === 1 ? shards : [...shards, unshardedQueue(config.prefix)];
+  return config.shards === 1 || config.drainUnsharded === false ? shards : [...shards, unshardedQueue(config.prefix)];
 }
