@@ -13,9 +13,10 @@ const PAUSE_MAX_MS = 4000;
 
 /**
  * Runs a BullMQ worker per shard of the ingest queue (and one for the unsharded queue when there are several shards:
- * it drains what a gateway of the version before shards, or before QUEUE_SHARDS was raised, queued there), once the database is connected and migrated. It is created here rather
- * than through @Processor so that its connection retries forever (maxRetriesPerRequest: null) while the producer's
- * fails fast.
+ * it drains what a gateway of the version before shards, or before QUEUE_SHARDS was raised, queued there), once the
+ * database is connected and migrated. They are created here rather than through @Processor so that their connections
+ * retry forever (maxRetriesPerRequest: null) while the producer's fail fast. Each worker holds its own blocking
+ * connection: a process has about two Redis connections per shard.
  *
  * A job that fails because PostgreSQL cannot be reached goes back to the queue without spending an attempt, and the
  * queue pauses (BullMQ's manual rate limit, https://docs.bullmq.io/guide/rate-limiting#manual-rate-limit) and tries
