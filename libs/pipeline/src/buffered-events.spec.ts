@@ -95,4 +95,27 @@ describe('BufferedEvents over shards: buffered:M and BUFFER_MAX_EVENTS', () => {
     failing.clear();
     assert.equal(await buffered.current(), 52);
   });
+
+  it('finds the reserved batches of every shard on every master of a cluster', async () => {
+    const { redis, counts } = counterRedis();
+    const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
+    const [s0, , s2] = buffered.shards;
+    const [b0, b2] = [randomUUID(), randomUUID()];
+    counts.set(`${s0.counterKey}:reserved:${b0}`, 3);
+    counts.set(`${s2.counterKey}:reserved:${b2}`, 4);
+    // Two masters, each holding one of the two reservations; SCAN on the client itself would see neither.
+    const master = (key: string) => ({
+      scan: (_cursor: string, _match: string, pattern: string) => Promise.resolve(['0', key.startsWith(pattern.slice(0, -1)) ? [key] : []]),
+    });
+    Object.assign(redis, {
+      scan: () => Promise.reject(new Error('not a node')),
+      nodes: () => [master(`${s0.counterKey}:reserved:${b0}`), master(`${s2.counterKey}:reserved:${b2}`)],
+    });
+    const found = [];
+    for await (const batch of buffered.reserved()) found.push([batch.shard.label, batch.batchId, batch.events]);
+    assert.deepEqual(found, [
+      ['shard-0', b0, 3],
+      ['shard-2', b2, 4],
+    ]);
+  });
 });

@@ -129,19 +129,24 @@ export class BufferedEvents {
 
   /** Every batch reserved and not released, read with SCAN (for reconciliation, never on the request path). */
   async *reserved(): AsyncGenerator<ReservedBatch> {
+    // SCAN walks one node's keys: on a Redis Cluster (ioredis' Cluster has `nodes`) every master is scanned.
+    const cluster = this.redis as unknown as { nodes?: (role: 'master') => Redis[] };
+    const scanned = typeof cluster.nodes === 'function' ? cluster.nodes('master') : [this.redis];
     for (const shard of this.shards) {
       const prefix = reservationKey(shard, '');
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000);
-        cursor = next;
-        // One GET per key: an MGET of keys found by a pattern is only single-slot by the pattern's tag.
-        const counts = await Promise.all(keys.map((key) => this.redis.get(key)));
-        for (const [index, key] of keys.entries()) {
-          // Released between the SCAN and the GET.
-          if (counts[index] !== null) yield { shard, batchId: key.slice(prefix.length), events: Number(counts[index]) };
-        }
-      } while (cursor !== '0');
+      for (const node of scanned) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000);
+          cursor = next;
+          // One GET per key, through the client that routes it: no multi-key command.
+          const counts = await Promise.all(keys.map((key) => this.redis.get(key)));
+          for (const [index, key] of keys.entries()) {
+            // Released between the SCAN and the GET.
+            if (counts[index] !== null) yield { shard, batchId: key.slice(prefix.length), events: Number(counts[index]) };
+          }
+        } while (cursor !== '0');
+      }
     }
   }
 
