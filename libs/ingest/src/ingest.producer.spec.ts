@@ -247,6 +247,10 @@ describe('IngestProducer over several shards: spread, and a failing shard skippe
     assert.deepEqual(h.addedTo, ['shard-1']);
     assert.deepEqual(h.releasedOn, ['shard-0']);
     assert.equal(h.added[0].batch_id, batch.batchId, 'the job id stays the batch id');
+    assert.deepEqual(
+      (await h.metrics.queueShardFailures.get()).values.map(({ labels, value }) => [labels.shard, value]),
+      [['shard-0', 1]],
+    );
     assert.equal(await accepted(h.metrics), 3);
   });
 

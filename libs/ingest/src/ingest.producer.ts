@@ -96,7 +96,10 @@ export class IngestProducer {
         if (!(error instanceof ShardUnavailable)) throw error;
         cause = error.cause;
         this.failingUntil.set(target, Date.now() + SHARD_PAUSE_MS);
-        if (this.shards.length > 1) this.shardFailures.failed(new Error(`${target.shard.label}: ${describeError(cause)}`));
+        if (this.shards.length > 1) {
+          this.metrics.queueShardFailures.inc({ shard: target.shard.label });
+          this.shardFailures.failed(new Error(`${target.shard.label}: ${describeError(cause)}`));
+        }
       }
     }
     return this.refuse(cause);
