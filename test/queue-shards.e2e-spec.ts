@@ -237,6 +237,9 @@ describe('a sharded queue (QUEUE_SHARDS=6) on one Redis', { timeout: 120_000 }, 
       const ready = await gateway.inject({ method: 'GET', url: '/health/ready' });
       assert.equal(ready.statusCode, 503);
       assert.match(ready.body, /queue_shards/);
+      const metrics = await gateway.opsInject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /playsmart_queue_shard_failures_total\{shard="shard-2"\} [1-9]/);
+      assert.doesNotMatch(metrics.body, /playsmart_queue_shard_failures_total\{shard="shard-[013-5]"\}/);
     } finally {
       direct.disconnect();
       await gateway.close();
