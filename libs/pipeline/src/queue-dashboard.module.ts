@@ -6,9 +6,9 @@ import { PipelineModule } from './pipeline.module';
 import { QUEUE_DASHBOARD_PATH, registerQueueDashboard } from './queue-dashboard';
 
 /**
- * Bull Board for the ingest queue (every shard) at /admin/queues, behind HTTP Basic auth (ADMIN_USER, ADMIN_PASSWORD), on the
- * operations listener (createOpsApp registers it there). Without both variables nothing is registered and the path is
- * an ordinary 404. Provided by the all-in-one and the worker; not by the gateway.
+ * Bull Board for the ingest queue (every shard) at /admin/queues, behind HTTP Basic auth (ADMIN_USER,
+ * ADMIN_PASSWORD), on the operations listener (createOpsApp registers it there). Without both variables nothing is
+ * registered and the path is an ordinary 404. Provided by the all-in-one and the worker; not by the gateway.
  *
  * @bull-board/nestjs is not used: with the Fastify adapter it applies its `middleware` option to the exact base path
  * only, leaving the board's API and pages below it unprotected, and its module registers the board whatever the

@@ -22,9 +22,9 @@ interface QueueStats {
 
 /**
  * Gauges read from Redis when `/metrics` is scraped, never on the request path: the buffered-events counters and the
- * ingest queue's job counts, summed over its shards (and, with several, by shard). They describe the whole service, so every process reports the same values (aggregate
- * them with max, not sum). A scrape never fails because of Redis: what does not answer within 500 ms is left out,
- * and `queue_stats_up` says so.
+ * ingest queue's job counts, summed over its shards (and, with several, by shard). They describe the whole service,
+ * so every process reports the same values (aggregate them with max, not sum). A scrape never fails because of Redis:
+ * what does not answer within 500 ms is left out, and `queue_stats_up` says so.
  */
 @Injectable()
 export class QueueGauges {
