@@ -1,26 +1,24 @@
-import { Queue } from 'bullmq';
-import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
+import { drainedShards, openShardQueues, ShardQueue } from '#pipeline';
 import { fastFailRedisOptions, QueueConfig, redisOptionsFromUrl, withDeadline } from '#platform';
 
 const CONNECT_WITHIN_MS = 5000;
 
 /**
- * The ingest queue for an operator's command, connected, or an error that says which Redis could not be reached: a
- * command must not hang, nor print a stack trace per reconnection attempt, when Redis is away.
+ * Every shard of the ingest queue (and the unsharded queue a sharded deployment drains) for an operator's command,
+ * connected, or an error that says which Redis could not be reached: a command must not hang, nor print a stack trace
+ * per reconnection attempt, when Redis is away.
  */
-export async function openIngestQueue(config: QueueConfig): Promise<Queue<IngestBatchJobData>> {
-  const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
-    connection: fastFailRedisOptions(config.redisUrl, config.redisTlsCa),
-    prefix: config.prefix,
-  });
+export async function openIngestQueues(config: QueueConfig): Promise<{ queues: ShardQueue[]; close: () => Promise<void> }> {
   let lastError: Error | undefined;
-  queue.on('error', (error) => (lastError = error));
+  const opened = openShardQueues(drainedShards(config), fastFailRedisOptions(config.redisUrl, config.redisTlsCa), (error) => {
+    lastError = error;
+  });
   try {
-    await withDeadline(queue.waitUntilReady(), CONNECT_WITHIN_MS, 'Redis');
-    return queue;
+    await withDeadline(Promise.all(opened.queues.map(({ queue }) => queue.waitUntilReady())), CONNECT_WITHIN_MS, 'Redis');
+    return opened;
   } catch (error) {
     // Not awaited: while Redis is away a disconnect can wait as long as the connection does. The command exits.
-    void queue.disconnect().catch(() => undefined);
+    void opened.close().catch(() => undefined);
     const { host, port } = redisOptionsFromUrl(config.redisUrl);
     throw new Error(`Redis ${host}:${port} unreachable: ${(lastError ?? (error as Error)).message}`, { cause: error });
   }

@@ -3,9 +3,9 @@
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
 import { Redis } from 'ioredis';
-import { BufferedEvents, bufferedEventsKey, PipelineMetrics, ReservedBatch } from '#pipeline';
+import { BufferedEvents, PipelineMetrics, ReservedBatch, ShardQueue } from '#pipeline';
 import { describeError, fastFailRedisOptions, loadConfigOrExit, Metrics } from '#platform';
-import { openIngestQueue } from './queue-connection';
+import { openIngestQueues } from './queue-connection';
 
 // A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
 // a reservation whose job is still missing after this is not one being queued right now.
@@ -16,7 +16,8 @@ async function main(): Promise<void> {
   const graceArgument = process.argv.indexOf('--grace-ms');
   const graceMs = graceArgument === -1 ? DEFAULT_GRACE_MS : Number(process.argv[graceArgument + 1]);
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
-  const queue = await openIngestQueue(config.queue);
+  const { queues, close } = await openIngestQueues(config.queue);
+  const queueOf = new Map(queues.map((shardQueue): [string, ShardQueue] => [shardQueue.shard.counterKey, shardQueue]));
   // Queued until it connects (Redis has just answered the queue), and bounded by the command timeout.
   const redis = new Redis({ ...fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa), enableOfflineQueue: true });
   // Reported by the command's own failure, if Redis goes away now.
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
     const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
     const unqueued = async (batches: ReservedBatch[]) => {
       const missing: ReservedBatch[] = [];
-      for (const batch of batches) if ((await queue.getJob(batch.batchId)) === undefined) missing.push(batch);
+      for (const batch of batches) {
+        if ((await queueOf.get(batch.shard.counterKey)!.queue.getJob(batch.batchId)) === undefined) missing.push(batch);
+      }
       return missing;
     };
     const all: ReservedBatch[] = [];
@@ -36,22 +39,33 @@ async function main(): Promise<void> {
       orphans = await unqueued(orphans);
     }
     let events = 0;
-    for (const orphan of orphans) if (await buffered.release(orphan.batchId, orphan.events)) events += orphan.events;
-    let reserved = 0;
-    for await (const batch of buffered.reserved()) reserved += batch.events;
-    const counter = await buffered.current();
+    for (const orphan of orphans) if (await buffered.release(orphan.shard, orphan.batchId, orphan.events)) events += orphan.events;
+    const reservedBy = new Map<string, number>();
+    for await (const batch of buffered.reserved()) {
+      reservedBy.set(batch.shard.counterKey, (reservedBy.get(batch.shard.counterKey) ?? 0) + batch.events);
+    }
+    let counterTotal = 0;
+    let reservedTotal = 0;
+    const corrections: string[] = [];
+    for (const shard of buffered.shards) {
+      const counter = Number((await redis.get(shard.counterKey)) ?? 0) || 0;
+      const reserved = reservedBy.get(shard.counterKey) ?? 0;
+      counterTotal += counter;
+      reservedTotal += reserved;
+      if (counter !== reserved) corrections.push(`INCRBY ${shard.counterKey} ${reserved - counter}`);
+    }
     process.stdout.write(
-      `released ${orphans.length} batch(es) no longer queued (${events} events); counter ${counter}, reserved ${reserved}\n`,
+      `released ${orphans.length} batch(es) no longer queued (${events} events); counter ${counterTotal}, reserved ${reservedTotal}\n`,
     );
-    if (counter !== reserved) {
+    if (corrections.length > 0) {
       // Batches queued by a version before reservations, still waiting or removed by hand, or a manual change.
       process.stdout.write(
-        `the counter differs from the reservations by ${counter - reserved}: once no job queued before this version is ` +
-          `left, and while no batch is being accepted, correct it with INCRBY ${bufferedEventsKey(config.queue.prefix)} ${reserved - counter}\n`,
+        `the counter differs from the reservations by ${counterTotal - reservedTotal}: once no job queued before this version is ` +
+          `left, and while no batch is being accepted, correct it with ${corrections.join('; ')}\n`,
       );
     }
   } finally {
-    await queue.close();
+    await close();
     redis.disconnect();
   }
 }

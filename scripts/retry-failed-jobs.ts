@@ -1,16 +1,21 @@
-// Moves every failed ingest job back to the queue: `npm run jobs:retry-failed`. Run it once the cause of the
-// failures (usually the database) is fixed; the writes are idempotent, so retrying a batch twice is harmless.
+// Moves every failed ingest job back to its queue, in every shard: `npm run jobs:retry-failed`. Run it once the cause
+// of the failures (usually the database) is fixed; the writes are idempotent, so retrying a batch twice is harmless.
 import { describeError, loadConfigOrExit } from '#platform';
-import { openIngestQueue } from './queue-connection';
+import { openIngestQueues } from './queue-connection';
 
 async function main(): Promise<void> {
-  const queue = await openIngestQueue(loadConfigOrExit().queue);
+  const { queues, close } = await openIngestQueues(loadConfigOrExit().queue);
   try {
-    const failed = await queue.getFailedCount();
-    await queue.retryJobs({ state: 'failed', count: 1000 });
+    let failed = 0;
+    for (const { shard, queue } of queues) {
+      const count = await queue.getFailedCount();
+      await queue.retryJobs({ state: 'failed', count: 1000 });
+      if (queues.length > 1) process.stdout.write(`${shard.label}: ${count} failed job(s)\n`);
+      failed += count;
+    }
     process.stdout.write(`${failed} failed job(s) moved back to the queue\n`);
   } finally {
-    await queue.close();
+    await close();
   }
 }
 

@@ -56,10 +56,14 @@ export async function createDatabase(adminUrl: string, prefix: string): Promise<
 
 /** Removes every Redis key under a queue prefix. */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  // `{<prefix>:…}`: the hash-tagged keys of the queue's shards (QUEUE_SHARDS > 1).
+  for (const pattern of [`${prefix}:*`, `{${prefix}:*`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      // One key a command: keys of several shards are in several cluster slots.
+      await Promise.all(keys.map((key) => redis.unlink(key)));
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }

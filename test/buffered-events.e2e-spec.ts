@@ -19,6 +19,7 @@ describe('BufferedEvents: reserve and release, once per batch', () => {
   before(() => {
     redis = new Redis(REDIS_URL);
     buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
+    assert.equal(buffered.shards.length, 1);
   });
   after(async () => {
     await deletePrefix(redis, prefix);
@@ -28,27 +29,31 @@ describe('BufferedEvents: reserve and release, once per batch', () => {
   it('counts a batch once and releases it once, however often either is sent', async () => {
     const start = await counter();
     const batch = randomUUID();
-    assert.deepEqual(await buffered.reserve(batch, 3), { accepted: true, buffered: start + 3 });
-    assert.deepEqual(await buffered.reserve(batch, 3), { accepted: true, buffered: start + 3 }, 'a repeated reservation counts nothing');
-    assert.equal(await buffered.release(batch, 3), true);
-    assert.equal(await buffered.release(batch, 3), false);
+    assert.deepEqual(await buffered.reserve(buffered.shards[0], batch, 3), { accepted: true, buffered: start + 3 });
+    assert.deepEqual(
+      await buffered.reserve(buffered.shards[0], batch, 3),
+      { accepted: true, buffered: start + 3 },
+      'a repeated reservation counts nothing',
+    );
+    assert.equal(await buffered.release(buffered.shards[0], batch, 3), true);
+    assert.equal(await buffered.release(buffered.shards[0], batch, 3), false);
     assert.equal(await counter(), start);
   });
 
   it('releasing a batch that was never reserved (its reservation was lost) changes nothing', async () => {
     const start = await counter();
-    assert.equal(await buffered.release(randomUUID(), 5), false);
+    assert.equal(await buffered.release(buffered.shards[0], randomUUID(), 5), false);
     assert.equal(await counter(), start);
   });
 
   it('refuses a batch that would pass BUFFER_MAX_EVENTS, and counts nothing for it', async () => {
     const start = await counter();
     const first = randomUUID();
-    assert.equal((await buffered.reserve(first, 10 - start)).accepted, true);
+    assert.equal((await buffered.reserve(buffered.shards[0], first, 10 - start)).accepted, true);
     const refused = randomUUID();
-    assert.deepEqual(await buffered.reserve(refused, 1), { accepted: false, buffered: 10 });
-    assert.equal(await buffered.release(refused, 1), false, 'nothing reserved, nothing to release');
-    assert.equal(await buffered.release(first, 10 - start), true);
+    assert.deepEqual(await buffered.reserve(buffered.shards[0], refused, 1), { accepted: false, buffered: 10 });
+    assert.equal(await buffered.release(buffered.shards[0], refused, 1), false, 'nothing reserved, nothing to release');
+    assert.equal(await buffered.release(buffered.shards[0], first, 10 - start), true);
     assert.equal(await counter(), start);
   });
 
@@ -56,8 +61,8 @@ describe('BufferedEvents: reserve and release, once per batch', () => {
     const batch = randomUUID();
     await redis.incrby(bufferedEventsKey(prefix), 4);
     const start = await counter();
-    assert.equal(await buffered.release(batch, 4, true), true);
-    assert.equal(await buffered.release(batch, 4, true), false);
+    assert.equal(await buffered.release(buffered.shards[0], batch, 4, true), true);
+    assert.equal(await buffered.release(buffered.shards[0], batch, 4, true), false);
     assert.equal(await counter(), start - 4);
   });
 });

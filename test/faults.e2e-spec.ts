@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { BATCH_JOB_FORMAT, encodeBatchJob, INGEST_QUEUE } from '#contract';
-import { BufferedEvents, bufferedEventsKey, PipelineMetrics } from '#pipeline';
+import { BufferedEvents, bufferedEventsKey, PipelineMetrics, queueShards } from '#pipeline';
 import { Metrics } from '#platform';
 import { GatewayModule } from '../apps/gateway/src/gateway.module';
 import { PrivateRedis, ServiceProcess, startService, TcpProxy } from './support/processes';
@@ -432,7 +432,11 @@ describe('reconciling the buffered counter', () => {
     try {
       const queued = await postEvents(t, exampleBatch(), tokenFor('device-abc-123'));
       assert.equal(queued.statusCode, 202);
-      await new BufferedEvents(t.redis, t.config, new PipelineMetrics(new Metrics())).reserve(randomUUID(), 5);
+      await new BufferedEvents(t.redis, t.config, new PipelineMetrics(new Metrics())).reserve(
+        queueShards(t.config.queue)[0],
+        randomUUID(),
+        5,
+      );
       assert.equal(await t.redis.get(bufferedEventsKey(t.config.queue.prefix)), '8');
 
       const { spawnSync } = await import('node:child_process');

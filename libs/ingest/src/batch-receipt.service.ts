@@ -1,9 +1,9 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Job, Queue } from 'bullmq';
-import { BatchReceiptStore, INGEST_QUEUE, IngestBatchJobData, StoredBatchReceipt } from '#contract';
+import type { Job } from 'bullmq';
+import { BatchReceiptStore, IngestBatchJobData, StoredBatchReceipt } from '#contract';
 import { ApiError, describeError, withDeadline } from '#platform';
 import type { BatchReceiptDto } from './dto/batch-receipt.dto';
+import { IngestQueues } from './ingest-queues';
 
 // Redis and PostgreSQL are local: an answer slower than this means one is down or overloaded. The two lookups together
 // stay under the 2 s within which a client gets its answer, 503 included.
@@ -21,7 +21,7 @@ export class BatchReceiptService {
   private readonly logger = new Logger(BatchReceiptService.name);
 
   constructor(
-    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
+    private readonly queues: IngestQueues,
     private readonly store: BatchReceiptStore,
   ) {}
 
@@ -64,10 +64,14 @@ export class BatchReceiptService {
     return undefined;
   }
 
-  /** The batch's job and its state, or undefined once it is gone from the queue (written, or removed by an operator). */
+  /**
+   * The batch's job and its state, or undefined once it is gone from the queue (written, or removed by an operator).
+   * Looked for in every shard at once: the gateway that queued it may have skipped a failing shard.
+   */
   private async queuedJob(batchId: string): Promise<{ job: Job<IngestBatchJobData>; state: string } | undefined> {
     const lookup = async () => {
-      const job = await this.queue.getJob(batchId);
+      const jobs = await Promise.all(this.queues.all.map(({ queue }) => queue.getJob(batchId)));
+      const job = jobs.find((found) => found !== undefined && found !== null);
       if (!job) return undefined;
       const state = await job.getState();
       // 'unknown': removed between the two calls, which is what a completed job does.

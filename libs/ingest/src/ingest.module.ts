@@ -1,9 +1,7 @@
-import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
-import { INGEST_QUEUE } from '#contract';
 import { PipelineModule } from '#pipeline';
-import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
+import { API_DOCUMENT, APP_CONFIG, AppConfig, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
 import { ClientConfigController } from './client-config.controller';
@@ -11,6 +9,7 @@ import { ClientConfigService } from './client-config.service';
 import { ingestBodyRules } from './dto/ingest-batch.dto';
 import { INGEST_API_DOCUMENT } from './ingest-api.document';
 import { IngestController } from './ingest.controller';
+import { IngestQueues } from './ingest-queues';
 import { IngestProducer } from './ingest.producer';
 import { RejectedEventsCounter } from './rejected-events.counter';
 import { SubjectMatchGuard } from './subject-match.guard';
@@ -23,19 +22,10 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
  * module imports `PersistenceModule.forRoot(...)` beside this one, and AuthModule, which authenticates the player.
  */
 @Module({
-  imports: [
-    BullModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
-        prefix: config.queue.prefix,
-      }),
-    }),
-    BullModule.registerQueue({ name: INGEST_QUEUE }),
-    PipelineModule,
-  ],
+  imports: [PipelineModule],
   controllers: [IngestController, BatchesController, ClientConfigController],
   providers: [
+    IngestQueues,
     IngestProducer,
     BatchReceiptService,
     ClientConfigService,

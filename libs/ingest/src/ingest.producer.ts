@@ -1,12 +1,11 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { encodeBatchJob, INGEST_BATCH_JOB, INGEST_QUEUE, IngestBatchJobData } from '#contract';
-import { BufferedEvents, PipelineMetrics } from '#pipeline';
+import { encodeBatchJob, INGEST_BATCH_JOB, IngestBatchJobData } from '#contract';
+import { BufferedEvents, PipelineMetrics, QueueShard, ShardQueue } from '#pipeline';
 import { ApiError, AppConfig, DeadlineExceeded, describeError, InjectConfig, InjectRedis, OutageLog, withDeadline } from '#platform';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
+import { IngestQueues } from './ingest-queues';
 
 export interface EnqueuedBatch {
   batchId: string;
@@ -18,8 +17,25 @@ export interface EnqueuedBatch {
 // Redis is local to the gateway: an answer slower than this means it is down or overloaded.
 export const REDIS_DEADLINE_MS = 1500;
 const RETRY_AFTER_SECONDS = 5;
+/** A shard that failed is tried after the others for this long. */
+export const SHARD_PAUSE_MS = 2000;
+/** With other shards left to try, a shard gets this long per operation before the batch goes to the next. */
+export const SHARD_DEADLINE_MS = 500;
 
-/** The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. */
+/** Queueing on one shard failed, or may have: another shard can take the batch. */
+class ShardUnavailable extends Error {
+  override readonly name = 'ShardUnavailable';
+}
+
+/**
+ * The façade the controller calls: one BullMQ job per accepted batch, answered only once it is in Redis. Batches go to
+ * the shards in turn; a shard whose Redis operation fails (or times out) is skipped for the next one, and for
+ * SHARD_PAUSE_MS is tried only after the others. The client gets 503 queue_unavailable only when no shard took the batch.
+ * While other shards are left, a shard gets SHARD_DEADLINE_MS per operation, and the last what is left of
+ * REDIS_DEADLINE_MS (SHARD_DEADLINE_MS at least); no other shard is tried once REDIS_DEADLINE_MS has passed. With one
+ * shard that is REDIS_DEADLINE_MS, as before shards. Every attempt keeps the batch id: a job added late to a shard
+ * given up on is the same batch (its events are written once), and stays counted in that shard until written.
+ */
 @Injectable()
 export class IngestProducer {
   private readonly logger = new Logger(IngestProducer.name);
@@ -34,15 +50,19 @@ export class IngestProducer {
     'error',
   );
 
+  private readonly shardFailures = new OutageLog(this.logger, 'a queue shard is failing, its batches go to the other shards');
+  private readonly shards: readonly ShardQueue[];
+  private readonly failingUntil = new Map<ShardQueue, number>();
+  private turn = 0;
+
   constructor(
-    @InjectQueue(INGEST_QUEUE) private readonly queue: Queue<IngestBatchJobData>,
+    queues: IngestQueues,
     @InjectRedis() private readonly redis: Redis,
     @InjectConfig() private readonly config: AppConfig,
     private readonly metrics: PipelineMetrics,
     private readonly buffered: BufferedEvents,
   ) {
-    // Without a listener BullMQ prints each connection error; the shared Redis client's log already reports an outage.
-    queue.on('error', (error) => this.logger.debug(`queue connection: ${error.message}`));
+    this.shards = queues.produced;
   }
 
   /** Queues a validated batch; `text` is its body as received, which the job carries (see IngestBatchJobData). */
@@ -57,33 +77,73 @@ export class IngestProducer {
     });
     // Nothing is sent while the connection is down: no command, nothing to take back.
     if (this.redis.status !== 'ready') this.refuse(new Error(`Redis connection ${this.redis.status}`));
-    const release = () => this.release(data.batch_id, count);
 
+    const startedAt = Date.now();
+    const order = this.order();
+    let cause: unknown;
+    for (const [attempt, target] of order.entries()) {
+      const elapsedMs = Date.now() - startedAt;
+      if (attempt > 0 && elapsedMs >= REDIS_DEADLINE_MS) break;
+      const deadlineMs = attempt === order.length - 1 ? Math.max(SHARD_DEADLINE_MS, REDIS_DEADLINE_MS - elapsedMs) : SHARD_DEADLINE_MS;
+      try {
+        const buffered = await this.enqueueOn(target, data, count, deadlineMs);
+        this.failingUntil.delete(target);
+        if (this.failingUntil.size === 0) this.shardFailures.recovered();
+        this.refusals.recovered();
+        this.metrics.eventsAccepted.inc(count);
+        return { batchId: data.batch_id, accepted: count, buffered };
+      } catch (error) {
+        if (!(error instanceof ShardUnavailable)) throw error;
+        cause = error.cause;
+        this.failingUntil.set(target, Date.now() + SHARD_PAUSE_MS);
+        if (this.shards.length > 1) {
+          this.metrics.queueShardFailures.inc({ shard: target.shard.label });
+          this.shardFailures.failed(new Error(`${target.shard.label}: ${describeError(cause)}`));
+        }
+      }
+    }
+    return this.refuse(cause);
+  }
+
+  /** The shards to try, starting with the next in turn; those that failed lately last. */
+  private order(): ShardQueue[] {
+    const start = this.turn;
+    this.turn = (this.turn + 1) % this.shards.length;
+    const rotated = [...this.shards.slice(start), ...this.shards.slice(0, start)];
+    const now = Date.now();
+    const failing = (target: ShardQueue) => (this.failingUntil.get(target) ?? 0) > now;
+    return [...rotated.filter((target) => !failing(target)), ...rotated.filter(failing)];
+  }
+
+  /**
+   * Reserves the batch in the shard's counter and adds its job to the shard's queue; the events buffered service-wide.
+   * ShardUnavailable when Redis failed or was late; 503 buffer_full when the buffer is full.
+   */
+  private async enqueueOn({ shard, queue }: ShardQueue, data: IngestBatchJobData, count: number, deadlineMs: number): Promise<number> {
+    const release = () => this.release(shard, data.batch_id, count);
     // Reserved before the job exists, so the worker's release can never run first. A reservation whose answer was
     // lost or late is taken back whatever became of it: releasing a batch never reserved is a no-op.
-    const reservation = await this.redisCall(this.buffered.reserve(data.batch_id, count), release, release);
+    const reservation = await this.redisCall(this.buffered.reserve(shard, data.batch_id, count), deadlineMs, release, release);
     if (!reservation.accepted) {
       this.bufferFull.failed(new Error(`${reservation.buffered} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`));
       throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
     }
     this.bufferFull.recovered();
     // A job added after its deadline stays counted: the worker writes it and releases it as usual.
-    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), release);
-    this.refusals.recovered();
-    this.metrics.eventsAccepted.inc(count);
-    return { batchId: data.batch_id, accepted: count, buffered: Math.max(reservation.buffered, count) };
+    await this.redisCall(queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), deadlineMs, release);
+    return Math.max(reservation.buffered, count);
   }
 
   /**
-   * A Redis operation bounded in time; any failure is a 503 the client can retry. `onFailure` runs when it fails, in
-   * time or after its deadline; `onLateSuccess` when it succeeds after the client has had its 503.
+   * A Redis operation bounded in time; any failure is ShardUnavailable. `onFailure` runs when it fails, in time or
+   * after its deadline; `onLateSuccess` when it succeeds after the client has had its answer.
    */
-  private async redisCall<T>(operation: Promise<T>, onFailure: () => void, onLateSuccess?: () => void): Promise<T> {
+  private async redisCall<T>(operation: Promise<T>, deadlineMs: number, onFailure: () => void, onLateSuccess?: () => void): Promise<T> {
     try {
-      return await withDeadline(operation, REDIS_DEADLINE_MS, 'Redis', { succeeded: onLateSuccess, failed: onFailure });
+      return await withDeadline(operation, deadlineMs, 'Redis', { succeeded: onLateSuccess, failed: onFailure });
     } catch (error) {
       if (!(error instanceof DeadlineExceeded)) onFailure();
-      return this.refuse(error);
+      throw new ShardUnavailable('queueing failed', { cause: error });
     }
   }
 
@@ -93,8 +153,8 @@ export class IngestProducer {
   }
 
   /** Takes a batch's events out of the buffered counter; a release that fails is logged and counted, never thrown. */
-  private release(batchId: string, count: number): void {
-    void this.buffered.release(batchId, count).then(
+  private release(shard: QueueShard, batchId: string, count: number): void {
+    void this.buffered.release(shard, batchId, count).then(
       () => this.releaseFailures.recovered(),
       (error: unknown) => this.releaseFailures.failed(new Error(`batch ${batchId} (${count} events): ${describeError(error)}`)),
     );

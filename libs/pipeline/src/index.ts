@@ -1,7 +1,13 @@
-export { BufferedEvents } from './buffered-events';
+export { BufferedEvents, OTHER_SHARDS_MAX_AGE_MS } from './buffered-events';
 export type { Reservation, ReservedBatch } from './buffered-events';
-export { bufferedEventsKey, retryWindowMs } from './ingest-queue';
+export { retryWindowMs } from './ingest-queue';
+export { IngestQueueMonitor } from './ingest-queue-monitor';
+export { CLUSTER_SLOTS, crc16, keySlot } from './key-slot';
 export { PipelineMetrics } from './pipeline-metrics';
 export { PipelineModule } from './pipeline.module';
+export { bufferedEventsKey, drainedShards, queueShards, shardTag, unshardedQueue } from './queue-shards';
+export type { QueueShard } from './queue-shards';
 export { QueueDashboardModule } from './queue-dashboard.module';
 export { ADMIN_LOGIN_FAILURES_PER_MINUTE } from './queue-dashboard';
+export { openShardQueues } from './shard-queues';
+export type { ShardQueue } from './shard-queues';

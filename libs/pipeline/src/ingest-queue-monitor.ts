@@ -1,29 +1,31 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import { AppConfig, fastFailRedisOptions, InjectConfig } from '#platform';
+import { drainedShards } from './queue-shards';
+import { openShardQueues, ShardQueue } from './shard-queues';
 
 /**
- * A handle on the ingest queue for looking at it rather than feeding it: the queue gauges of `/metrics` and Bull Board.
- * Every process has one, the worker included (it has no producer queue), on its own fail-fast connection, so that a
- * Redis outage makes a scrape report less instead of hanging it.
+ * Handles on the ingest queue's shards (and the unsharded queue they drain) for looking at them rather than feeding
+ * them: the queue gauges of `/metrics` and Bull Board. Every process has them, the worker included (it has no producer
+ * queue), on their own fail-fast connection, so that a Redis outage makes a scrape report less instead of hanging it.
  */
 @Injectable()
 export class IngestQueueMonitor implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestQueueMonitor.name);
-  readonly queue: Queue<IngestBatchJobData>;
+  readonly queues: readonly ShardQueue[];
+  private readonly close: () => Promise<void>;
 
   constructor(@InjectConfig() config: AppConfig) {
-    this.queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
-      connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
-      prefix: config.queue.prefix,
-    });
     // Without a listener a connection error would be thrown; readiness already reports Redis down.
-    this.queue.on('error', (error) => this.logger.debug(`queue monitor: ${error.message}`));
+    const opened = openShardQueues(
+      drainedShards(config.queue),
+      fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+      (error) => this.logger.debug(`queue monitor: ${error.message}`),
+    );
+    this.queues = opened.queues;
+    this.close = opened.close;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // While Redis is away the connection cannot send QUIT: drop it instead.
-    await this.queue.close().catch(() => this.queue.disconnect());
+    await this.close();
   }
 }

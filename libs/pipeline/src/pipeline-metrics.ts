@@ -57,6 +57,7 @@ export class PipelineMetrics {
   readonly ingestLag: Histogram;
   readonly eventRowsWritten: Counter;
   readonly bufferedReleaseFailures: Counter;
+  readonly queueShardFailures: Counter<'shard'>;
 
   constructor(metrics: Metrics) {
     const registers = [metrics.registry];
@@ -95,6 +96,12 @@ export class PipelineMetrics {
     this.eventRowsWritten = new Counter({
       name: `${METRICS_PREFIX}event_rows_written_total`,
       help: 'Rows inserted into events; events already stored (a redelivered or resent batch) are not counted.',
+      registers,
+    });
+    this.queueShardFailures = new Counter({
+      name: `${METRICS_PREFIX}queue_shard_failures_total`,
+      help: 'Batches a gateway could not queue on a shard (QUEUE_SHARDS > 1) and tried on the next, by shard.',
+      labelNames: ['shard'] as const,
       registers,
     });
     this.bufferedReleaseFailures = new Counter({

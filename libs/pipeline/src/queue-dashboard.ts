@@ -33,7 +33,8 @@ export const ADMIN_LOGIN_FAILURES_PER_MINUTE = 10;
  */
 export async function registerQueueDashboard(
   fastify: FastifyInstance,
-  queues: Queue[],
+  /** `prefix`: put before the queue's name in the board (its shard), so that queues of one name stay apart. */
+  queues: Array<{ queue: Queue; prefix?: string }>,
   { credentials, securityLog, ipv6Prefix }: QueueDashboardOptions,
 ): Promise<void> {
   // Loaded only where the board is served: it takes about a third of a second, which no other process should pay.
@@ -45,7 +46,7 @@ export async function registerQueueDashboard(
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    queues: queues.map(({ queue, prefix }) => new BullMQAdapter(queue, prefix === undefined ? {} : { prefix, delimiter: ':' })),
     // @bull-board/fastify declares its adapter against the copy of @bull-board/api it depends on (a patch release
     // apart); the interface is the same.
     serverAdapter: serverAdapter as unknown as IServerAdapter,

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { INGEST_QUEUE } from '#contract';
-import { AppConfig, InjectConfig, InjectRedis, Metrics, METRICS_PREFIX, valueWithin } from '#platform';
-import { bufferedEventsKey } from './ingest-queue';
+import { Metrics, METRICS_PREFIX, valueWithin } from '#platform';
+import { BufferedEvents } from './buffered-events';
 import { IngestQueueMonitor } from './ingest-queue-monitor';
 
 /** A scrape waits no longer than this for Redis; what did not answer is left out of that scrape. */
@@ -11,16 +10,21 @@ export const QUEUE_STATS_TIMEOUT_MS = 500;
 
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+type JobCounts = Record<(typeof QUEUE_JOB_STATES)[number], number>;
+
 interface QueueStats {
   buffered?: number;
-  jobs?: Record<(typeof QUEUE_JOB_STATES)[number], number>;
+  /** Summed over the shards. */
+  jobs?: JobCounts;
+  /** By shard label, when there are several queues. */
+  shardJobs?: Map<string, JobCounts>;
 }
 
 /**
- * Gauges read from Redis when `/metrics` is scraped, never on the request path: the buffered-events counter and the
- * ingest queue's job counts. They describe the whole service, so every process reports the same values (aggregate
- * them with max, not sum). A scrape never fails because of Redis: what does not answer within 500 ms is left out,
- * and `queue_stats_up` says so.
+ * Gauges read from Redis when `/metrics` is scraped, never on the request path: the buffered-events counters and the
+ * ingest queue's job counts, summed over its shards (and, with several, by shard). They describe the whole service,
+ * so every process reports the same values (aggregate them with max, not sum). A scrape never fails because of Redis:
+ * what does not answer within 500 ms is left out, and `queue_stats_up` says so.
  */
 @Injectable()
 export class QueueGauges {
@@ -30,8 +34,7 @@ export class QueueGauges {
   constructor(
     metrics: Metrics,
     private readonly monitor: IngestQueueMonitor,
-    @InjectRedis() private readonly redis: Redis,
-    @InjectConfig() private readonly config: AppConfig,
+    private readonly buffered: BufferedEvents,
   ) {
     const read = () => this.read();
     const registers = [metrics.registry];
@@ -60,6 +63,19 @@ export class QueueGauges {
         for (const state of QUEUE_JOB_STATES) this.set({ queue: INGEST_QUEUE, state }, jobs[state]);
       },
     });
+    if (monitor.queues.length > 1) {
+      new Gauge({
+        name: `${METRICS_PREFIX}queue_shard_jobs`,
+        help: 'Jobs (batches) in each shard of the queue (QUEUE_SHARDS; `ingest-events` is the unsharded queue they drain), by state.',
+        labelNames: ['shard', 'state'] as const,
+        registers,
+        async collect() {
+          const { shardJobs } = await read();
+          this.reset();
+          for (const [shard, jobs] of shardJobs ?? []) for (const state of QUEUE_JOB_STATES) this.set({ shard, state }, jobs[state]);
+        },
+      });
+    }
     new Gauge({
       name: `${METRICS_PREFIX}queue_stats_up`,
       help: `1 when this scrape read the buffered count and the queue counts from Redis within ${QUEUE_STATS_TIMEOUT_MS} ms, 0 otherwise.`,
@@ -79,17 +95,23 @@ export class QueueGauges {
   }
 
   private async fetch(): Promise<QueueStats> {
-    const [buffered, counts] = await Promise.all([
-      valueWithin(this.redis.get(bufferedEventsKey(this.config.queue.prefix)), QUEUE_STATS_TIMEOUT_MS, 'Redis'),
-      valueWithin(this.monitor.queue.getJobCounts(...QUEUE_JOB_STATES), QUEUE_STATS_TIMEOUT_MS, 'Redis'),
+    const [buffered, ...counts] = await Promise.all([
+      valueWithin(this.buffered.current(), QUEUE_STATS_TIMEOUT_MS, 'Redis'),
+      ...this.monitor.queues.map(({ queue }) => valueWithin(queue.getJobCounts(...QUEUE_JOB_STATES), QUEUE_STATS_TIMEOUT_MS, 'Redis')),
     ]);
-    return {
-      // The key is absent until a batch is accepted; never below zero, like the 202's `buffered:M`.
-      buffered: buffered === undefined ? undefined : Math.max(0, Number(buffered ?? 0) || 0),
-      jobs:
-        counts === undefined
-          ? undefined
-          : { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 },
-    };
+    const shardJobs = new Map<string, JobCounts>();
+    for (const [index, shardCounts] of counts.entries()) {
+      if (shardCounts === undefined) continue;
+      const { waiting = 0, active = 0, delayed = 0, failed = 0 } = shardCounts;
+      shardJobs.set(this.monitor.queues[index].shard.label, { waiting, active, delayed, failed });
+    }
+    // Summed only when every shard answered: a partial sum would look like jobs that went away.
+    let jobs: JobCounts | undefined;
+    if (shardJobs.size === counts.length) {
+      jobs = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+      for (const shard of shardJobs.values()) for (const state of QUEUE_JOB_STATES) jobs[state] += shard[state];
+    }
+    // BufferedEvents.current is never below zero.
+    return { buffered, jobs, shardJobs };
   }
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Job } from 'bullmq';
 import { EventStore, IngestBatch, IngestBatchJobData } from '#contract';
-import { BufferedEvents, PipelineMetrics } from '#pipeline';
+import { BufferedEvents, PipelineMetrics, queueShards } from '#pipeline';
 import { Metrics } from '#platform';
 import { BatchProcessor } from './batch.processor';
 
@@ -24,9 +24,11 @@ function jobOf(data: Partial<IngestBatchJobData> = {}): Job<IngestBatchJobData> 
   return { id: batchId, data: { ...job, ...data } } as unknown as Job<IngestBatchJobData>;
 }
 
+const SHARD = queueShards({ prefix: 'p', shards: 3 })[2];
+
 function processorWith(write: (batch: IngestBatch) => Promise<number>, release: () => Promise<boolean> = () => Promise.resolve(true)) {
   const steps: string[] = [];
-  const releases: Array<[string, number, boolean]> = [];
+  const releases: Array<[string, number, boolean, string]> = [];
   const store: EventStore = {
     insertBatch: async (batch) => {
       steps.push('write');
@@ -35,9 +37,9 @@ function processorWith(write: (batch: IngestBatch) => Promise<number>, release: 
     describeFailure: () => undefined,
   };
   const buffered = {
-    release: (batchId: string, count: number, legacy: boolean) => {
+    release: (shard: typeof SHARD, batchId: string, count: number, legacy: boolean) => {
       steps.push('release');
-      releases.push([batchId, count, legacy]);
+      releases.push([batchId, count, legacy, shard.label]);
       return release();
     },
   } as unknown as BufferedEvents;
@@ -45,32 +47,32 @@ function processorWith(write: (batch: IngestBatch) => Promise<number>, release: 
 }
 
 describe('BatchProcessor: write, then release once', () => {
-  it('releases a written batch after its rows are written, with its own id and count', async () => {
+  it('releases a written batch after its rows are written, with its own id and count, in its shard', async () => {
     const { processor, steps, releases } = processorWith(() => Promise.resolve(1));
     const job = jobOf();
-    assert.equal(await processor.process(job), 1);
+    assert.equal(await processor.process(job, SHARD), 1);
     assert.deepEqual(steps, ['write', 'release']);
-    assert.deepEqual(releases, [[job.data.batch_id, 1, false]]);
+    assert.deepEqual(releases, [[job.data.batch_id, 1, false, 'shard-2']]);
   });
 
   it('releases a redelivered batch again: the counter decides it is a no-op, the processor does not guess', async () => {
     const { processor, releases } = processorWith(() => Promise.resolve(0));
     const job = jobOf();
-    assert.equal(await processor.process(job), 0);
+    assert.equal(await processor.process(job, SHARD), 0);
     assert.equal(releases.length, 1);
   });
 
   it('releases a job queued before reservations existed by its legacy marker', async () => {
     const { processor, releases } = processorWith(() => Promise.resolve(1));
     const job = jobOf({ reserved: undefined });
-    await processor.process(job);
-    assert.deepEqual(releases, [[job.data.batch_id, 1, true]]);
+    await processor.process(job, SHARD);
+    assert.deepEqual(releases, [[job.data.batch_id, 1, true, 'shard-2']]);
   });
 
   it('a failed write propagates and releases nothing', async () => {
     const refused = Object.assign(new Error('relation "events" does not exist'), { code: '42P01' });
     const { processor, steps } = processorWith(() => Promise.reject(refused));
-    await assert.rejects(processor.process(jobOf()), (error) => error === refused);
+    await assert.rejects(processor.process(jobOf(), SHARD), (error) => error === refused);
     assert.deepEqual(steps, ['write']);
   });
 
@@ -79,13 +81,13 @@ describe('BatchProcessor: write, then release once', () => {
       () => Promise.resolve(1),
       () => Promise.reject(new Error('Connection is closed.')),
     );
-    await assert.rejects(processor.process(jobOf()), /Connection is closed/);
+    await assert.rejects(processor.process(jobOf(), SHARD), /Connection is closed/);
     assert.deepEqual(steps, ['write', 'release']);
   });
 
   it('a job whose body does not decode fails before anything is written', async () => {
     const { processor, steps } = processorWith(() => Promise.resolve(1));
-    await assert.rejects(processor.process(jobOf({ accepted: 2 })), /does not match/);
+    await assert.rejects(processor.process(jobOf({ accepted: 2 }), SHARD), /does not match/);
     assert.deepEqual(steps, []);
   });
 });

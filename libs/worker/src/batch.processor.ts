@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { BatchJobFormatError, decodeBatchJob, EventStore, IngestBatch, IngestBatchJobData } from '#contract';
-import { BufferedEvents, PipelineMetrics } from '#pipeline';
+import { BufferedEvents, PipelineMetrics, QueueShard } from '#pipeline';
 
 /**
  * Writes one queued batch, then releases its events from the buffered counter: once per batch however often the job
@@ -19,12 +19,13 @@ export class BatchProcessor {
     private readonly metrics: PipelineMetrics,
   ) {}
 
-  async process(job: Job<IngestBatchJobData>): Promise<number> {
+  /** `shard`: the queue the job came from, whose counter holds its events. */
+  async process(job: Job<IngestBatchJobData>, shard: QueueShard): Promise<number> {
     const batch = decode(job.data);
     const count = batch.events.length;
     const inserted = await this.write(batch);
     // Jobs queued before reservations existed were counted by a plain INCRBY.
-    await this.buffered.release(batch.batch_id, count, job.data.reserved !== true);
+    await this.buffered.release(shard, batch.batch_id, count, job.data.reserved !== true);
     if (inserted < count) {
       this.logger.debug(`batch ${batch.batch_id}: ${count - inserted} events were already stored`);
     }

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EventStore, INGEST_QUEUE, IngestBatchJobData, StoreConnection, StoreUnavailable } from '#contract';
-import { retryWindowMs } from '#pipeline';
+import { drainedShards, QueueShard, retryWindowMs } from '#pipeline';
 import { AppConfig, describeError, InjectConfig, InjectRedis, OutageLog, workerRedisOptions } from '#platform';
 import { BatchProcessor } from './batch.processor';
 
@@ -12,14 +12,19 @@ const PAUSE_MIN_MS = 500;
 const PAUSE_MAX_MS = 4000;
 
 /**
- * Runs the BullMQ worker for the ingest queue, once the database is connected and migrated. It is created here rather
- * than through @Processor so that its connection retries forever (maxRetriesPerRequest: null) while the producer's
- * fails fast.
+ * Runs a BullMQ worker per shard of the ingest queue (and one for the unsharded queue when there are several shards:
+ * it drains what a gateway of the version before shards, or before QUEUE_SHARDS was raised, queued there), once the
+ * database is connected and migrated. They are created here rather than through @Processor so that their connections
+ * retry forever (maxRetriesPerRequest: null) while the producer's fail fast. Each worker holds its own blocking
+ * connection: a process has about two Redis connections per shard.
  *
  * A job that fails because PostgreSQL cannot be reached goes back to the queue without spending an attempt, and the
  * queue pauses (BullMQ's manual rate limit, https://docs.bullmq.io/guide/rate-limiting#manual-rate-limit) and tries
  * again: an outage of any length delays writes and fails no batch. Every other failure spends an attempt, and a batch
  * whose attempts are spent is kept as failed.
+ *
+ * WORKER_CONCURRENCY is split over the shards (at least one batch at a time each), so a process writes about as many
+ * batches at once as it did unsharded; the unsharded queue of a sharded deployment gets one.
  */
 @Injectable()
 export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -28,7 +33,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger,
     'PostgreSQL unreachable, writes paused (batches wait in the queue, no attempt spent)',
   );
-  private worker?: Worker<IngestBatchJobData, number>;
+  private workers: Array<Worker<IngestBatchJobData, number>> = [];
   private pauseMs = PAUSE_MIN_MS;
   private closing = false;
 
@@ -41,16 +46,39 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
   ) {}
 
   onApplicationBootstrap(): void {
-    const { redisUrl, prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
-    const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.process(job), {
-      connection: workerRedisOptions(redisUrl, this.config.queue.redisTlsCa),
-      prefix,
-      concurrency: workerConcurrency,
-      // A job whose worker was killed is taken up again once its lock lapses.
-      lockDuration: workerLockDurationMs,
-      stalledInterval: workerLockDurationMs,
-      autorun: false,
+    const { workerConcurrency } = this.config.queue;
+    const shards = drainedShards(this.config.queue);
+    const produced = shards.filter((shard) => shard.index >= 0).length;
+    const perShard = Math.max(1, Math.ceil(workerConcurrency / produced));
+    // Mostly a Redis connection that keeps failing: said once, then a reminder a minute.
+    const errors = new OutageLog(this.logger, 'the queue worker is failing', 'error');
+    this.workers = shards.map((shard) => this.createWorker(shard, shard.index < 0 && produced > 1 ? 1 : perShard, errors));
+    void this.connection.whenReady().then(() => {
+      if (this.closing) return;
+      const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
+      const over = shards.length === 1 ? '' : ` on each of ${shards.length} queues (${shards.map((shard) => shard.label).join(', ')})`;
+      this.logger.log(`writing batches, ${perShard} at a time${over}; a failing batch is retried for about ${window} min`);
+      for (const worker of this.workers) {
+        worker.run().catch((error: unknown) => this.logger.error(`worker stopped: ${describeError(error)}`));
+      }
     });
+  }
+
+  private createWorker(shard: QueueShard, concurrency: number, errors: OutageLog): Worker<IngestBatchJobData, number> {
+    const { redisUrl, redisTlsCa, workerLockDurationMs } = this.config.queue;
+    const worker: Worker<IngestBatchJobData, number> = new Worker<IngestBatchJobData, number>(
+      INGEST_QUEUE,
+      (job) => this.process(job, shard, worker),
+      {
+        connection: workerRedisOptions(redisUrl, redisTlsCa),
+        prefix: shard.prefix,
+        concurrency,
+        // A job whose worker was killed is taken up again once its lock lapses.
+        lockDuration: workerLockDurationMs,
+        stalledInterval: workerLockDurationMs,
+        autorun: false,
+      },
+    );
     worker.on('failed', (job, error) => {
       const attempts = job?.opts.attempts ?? 1;
       const final = job !== undefined && (job.attemptsMade >= attempts || error instanceof UnrecoverableError);
@@ -59,17 +87,9 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         `batch ${job?.id ?? '?'} attempt ${job?.attemptsMade ?? '?'}/${attempts} failed${final ? ' (kept as failed)' : ''}: ${this.store.describeFailure(error) ?? error.message}`,
       );
     });
-    // Mostly a Redis connection that keeps failing: said once, then a reminder a minute.
-    const errors = new OutageLog(this.logger, 'the queue worker is failing', 'error');
     worker.on('error', (error) => errors.failed(error));
     worker.on('ready', () => errors.recovered());
-    this.worker = worker;
-    void this.connection.whenReady().then(() => {
-      if (this.closing) return;
-      const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
-      this.logger.log(`writing batches, ${workerConcurrency} at a time; a failing batch is retried for about ${window} min`);
-      return worker.run().catch((error: unknown) => this.logger.error(`worker stopped: ${describeError(error)}`));
-    });
+    return worker;
   }
 
   /**
@@ -79,21 +99,21 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
-    const closed = this.worker?.close();
+    const closed = Promise.all(this.workers.map((worker) => worker.close()));
     if (this.redis.status === 'ready') await closed;
-    else closed?.catch(() => undefined);
+    else closed.catch(() => undefined);
   }
 
-  private async process(job: Job<IngestBatchJobData>): Promise<number> {
+  private async process(job: Job<IngestBatchJobData>, shard: QueueShard, worker: Worker): Promise<number> {
     try {
-      const written = await this.processor.process(job);
+      const written = await this.processor.process(job, shard);
       this.pauseMs = PAUSE_MIN_MS;
       this.outage.recovered();
       return written;
     } catch (error) {
-      if (!(error instanceof StoreUnavailable) || this.worker === undefined) throw error;
+      if (!(error instanceof StoreUnavailable)) throw error;
       this.outage.failed(error);
-      await this.worker.rateLimit(this.pauseMs);
+      await worker.rateLimit(this.pauseMs);
       this.pauseMs = Math.min(this.pauseMs * 2, PAUSE_MAX_MS);
       throw Worker.RateLimitError();
     }

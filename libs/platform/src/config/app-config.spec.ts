@@ -21,6 +21,14 @@ function assertRefused(env: Env, names: string[]): ConfigValidationError {
 }
 
 describe('loadConfig', () => {
+  it('QUEUE_SHARDS: 1 by default, 1 to 64, and QUEUE_DRAIN_UNSHARDED a boolean', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).queue.shards, 1);
+    assert.equal(loadConfig({ NODE_ENV: 'test', QUEUE_SHARDS: '64' }).queue.shards, 64);
+    for (const value of ['0', '65', 'two']) assertRefused({ NODE_ENV: 'test', QUEUE_SHARDS: value }, ['QUEUE_SHARDS']);
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).queue.drainUnsharded, true);
+    assertRefused({ NODE_ENV: 'test', QUEUE_DRAIN_UNSHARDED: 'maybe' }, ['QUEUE_DRAIN_UNSHARDED']);
+  });
+
   it('runs on development defaults with NODE_ENV=development alone, as npm start sets it', () => {
     const config = loadConfig({ NODE_ENV: 'development' });
     assert.equal(config.env, 'development');

@@ -59,6 +59,10 @@ export interface QueueConfig {
   /** PEM of the CA that signed the Redis server's certificate, for a `rediss:` REDIS_URL (REDIS_TLS_CA_FILE). */
   redisTlsCa?: string;
   prefix: string;
+  /** QUEUE_SHARDS: how many BullMQ queues the batches are spread over, each in one Redis Cluster hash slot. */
+  shards: number;
+  /** QUEUE_DRAIN_UNSHARDED: with several shards, workers and tools cover the unsharded queue too. */
+  drainUnsharded: boolean;
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
@@ -521,6 +525,8 @@ export function loadConfig(env: Env): AppConfig {
       redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
       redisTlsCa: reader.file('REDIS_TLS_CA_FILE'),
       prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
+      shards: reader.int('QUEUE_SHARDS', 1, 1, 64),
+      drainUnsharded: reader.bool('QUEUE_DRAIN_UNSHARDED', true),
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
