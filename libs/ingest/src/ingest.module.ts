@@ -1,7 +1,9 @@
+import { BullModule } from '@nestjs/bullmq';
 import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
+import { INGEST_QUEUE } from '#contract';
 import { PipelineModule } from '#pipeline';
-import { API_DOCUMENT, APP_CONFIG, AppConfig, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
+import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
 import { ClientConfigController } from './client-config.controller';
@@ -22,7 +24,18 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
  * module imports `PersistenceModule.forRoot(...)` beside this one, and AuthModule, which authenticates the player.
  */
 @Module({
-  imports: [PipelineModule],
+  imports: [
+    // The unsharded queue (today's key names): the only one with QUEUE_SHARDS=1, drained beside the shards otherwise.
+    BullModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+        prefix: config.queue.prefix,
+      }),
+    }),
+    BullModule.registerQueue({ name: INGEST_QUEUE }),
+    PipelineModule,
+  ],
   controllers: [IngestController, BatchesController, ClientConfigController],
   providers: [
     IngestQueues,

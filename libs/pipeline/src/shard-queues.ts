@@ -18,6 +18,7 @@ export function openShardQueues(
   connection: RedisOptions,
   onError: (error: Error) => void,
 ): { queues: ShardQueue[]; close: () => Promise<void> } {
+  if (shards.length === 0) return { queues: [], close: () => Promise.resolve() };
   const redis = new Redis(connection);
   redis.on('error', onError);
   const queues = shards.map((shard) => {
