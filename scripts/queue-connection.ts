@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
-import { fastFailRedisOptions, QueueConfig, redisOptionsFromUrl, withDeadline } from '#platform';
+import { bullmqConnection, closeBullmqConnection, describeRedis, QueueConfig, withDeadline } from '#platform';
 
 const CONNECT_WITHIN_MS = 5000;
 
@@ -9,10 +9,11 @@ const CONNECT_WITHIN_MS = 5000;
  * command must not hang, nor print a stack trace per reconnection attempt, when Redis is away.
  */
 export async function openIngestQueue(config: QueueConfig): Promise<Queue<IngestBatchJobData>> {
-  const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
-    connection: fastFailRedisOptions(config.redisUrl, config.redisTlsCa),
-    prefix: config.prefix,
-  });
+  const connection = bullmqConnection(config.redis, 'command');
+  const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, { connection, prefix: config.prefix });
+  // A Cluster handed to BullMQ is not closed with its queue.
+  const close = queue.close.bind(queue);
+  queue.close = () => close().finally(() => closeBullmqConnection(connection));
   let lastError: Error | undefined;
   queue.on('error', (error) => (lastError = error));
   try {
@@ -21,7 +22,7 @@ export async function openIngestQueue(config: QueueConfig): Promise<Queue<Ingest
   } catch (error) {
     // Not awaited: while Redis is away a disconnect can wait as long as the connection does. The command exits.
     void queue.disconnect().catch(() => undefined);
-    const { host, port } = redisOptionsFromUrl(config.redisUrl);
-    throw new Error(`Redis ${host}:${port} unreachable: ${(lastError ?? (error as Error)).message}`, { cause: error });
+    void closeBullmqConnection(connection);
+    throw new Error(`${describeRedis(config.redis)} unreachable: ${(lastError ?? (error as Error)).message}`, { cause: error });
   }
 }

@@ -121,7 +121,7 @@ describe('Redis with an ACL user and over TLS', { timeout: 120_000 }, () => {
     try {
       await accepts(verified, db);
       assert.equal((await fetch(`${unverified.url}/health/ready`)).status, 503, 'a server signed by an unknown CA is not trusted');
-      assert.match(unverified.logs, /Redis 127\.0\.0\.1:\d+ unreachable, retrying with backoff: .*(certificate|self.signed)/i);
+      assert.match(unverified.logs, /Redis 127\.0\.0\.1:\d+ \(TLS\) unreachable, retrying with backoff: .*(certificate|self.signed)/i);
     } finally {
       await Promise.all([verified.stop(), unverified.stop()]);
       await redis.stop();

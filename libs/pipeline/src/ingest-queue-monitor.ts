@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
-import { AppConfig, fastFailRedisOptions, InjectConfig } from '#platform';
+import { AppConfig, BullmqConnections, InjectConfig } from '#platform';
 
 /**
  * A handle on the ingest queue for looking at it rather than feeding it: the queue gauges of `/metrics` and Bull Board.
@@ -13,9 +13,9 @@ export class IngestQueueMonitor implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestQueueMonitor.name);
   readonly queue: Queue<IngestBatchJobData>;
 
-  constructor(@InjectConfig() config: AppConfig) {
+  constructor(@InjectConfig() config: AppConfig, connections: BullmqConnections) {
     this.queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, {
-      connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+      connection: connections.for('command'),
       prefix: config.queue.prefix,
     });
     // Without a listener a connection error would be thrown; readiness already reports Redis down.

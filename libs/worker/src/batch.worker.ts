@@ -3,7 +3,7 @@ import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EventStore, INGEST_QUEUE, IngestBatchJobData, StoreConnection, StoreUnavailable } from '#contract';
 import { retryWindowMs } from '#pipeline';
-import { AppConfig, describeError, InjectConfig, InjectRedis, OutageLog, workerRedisOptions } from '#platform';
+import { AppConfig, BullmqConnections, describeError, InjectConfig, InjectRedis, OutageLog } from '#platform';
 import { BatchProcessor } from './batch.processor';
 
 // While PostgreSQL cannot be reached, the queue waits this long between tries, doubling up to the maximum: a database
@@ -38,12 +38,13 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
     @InjectRedis() private readonly redis: Redis,
+    private readonly connections: BullmqConnections,
   ) {}
 
   onApplicationBootstrap(): void {
-    const { redisUrl, prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
+    const { prefix, workerConcurrency, workerLockDurationMs } = this.config.queue;
     const worker = new Worker<IngestBatchJobData, number>(INGEST_QUEUE, (job) => this.process(job), {
-      connection: workerRedisOptions(redisUrl, this.config.queue.redisTlsCa),
+      connection: this.connections.for('worker'),
       prefix,
       concurrency: workerConcurrency,
       // A job whose worker was killed is taken up again once its lock lapses.

@@ -54,10 +54,40 @@ export interface ValidationLimits {
   customdataMaxItems: number;
 }
 
+/** A Redis server, as REDIS_SENTINELS and REDIS_CLUSTER_NODES list them (`host:port`). */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Which Redis the queue lives in, and how to reach it: exactly one of REDIS_URL (one server, the default),
+ * REDIS_SENTINELS with REDIS_SENTINEL_MASTER (the primary Sentinel names), REDIS_CLUSTER_NODES (Redis Cluster).
+ */
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; masterName: string }
+  | { kind: 'cluster'; nodes: RedisNode[] };
+
+export interface RedisConnectionConfig {
+  topology: RedisTopology;
+  /** The data nodes' ACL user and password with Sentinel or Cluster (REDIS_USERNAME, REDIS_PASSWORD); in REDIS_URL otherwise. */
+  username?: string;
+  password?: string;
+  /** The sentinels' own password, when they have one (REDIS_SENTINEL_PASSWORD). */
+  sentinelPassword?: string;
+  /** TLS to every node: `rediss:` in REDIS_URL, REDIS_TLS=true with Sentinel or Cluster. */
+  tls: boolean;
+  /** PEM of the CA that signed the Redis servers' certificates (REDIS_TLS_CA_FILE). */
+  tlsCa?: string;
+  /** A batch is answered 202 only once this many replicas acknowledge its job (WAIT); 0: once the primary has it. */
+  waitReplicas: number;
+  /** How long WAIT waits for them before the batch is answered 503. */
+  waitTimeoutMs: number;
+}
+
 export interface QueueConfig {
-  redisUrl: string;
-  /** PEM of the CA that signed the Redis server's certificate, for a `rediss:` REDIS_URL (REDIS_TLS_CA_FILE). */
-  redisTlsCa?: string;
+  redis: RedisConnectionConfig;
   prefix: string;
   jobAttempts: number;
   jobBackoffMs: number;
@@ -271,6 +301,83 @@ class EnvReader {
     }
     return raw;
   }
+}
+
+/** `host:port,host:port…` ([::1]:port for IPv6), or a problem naming the variable. */
+function readRedisNodes(reader: EnvReader, name: string, raw: string | undefined): RedisNode[] | undefined {
+  if (raw === undefined) return undefined;
+  const nodes: RedisNode[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/@]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65535) {
+      reader.problems.push(`${name} must list host:port entries separated by commas, got "${entry}"`);
+      continue;
+    }
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes.length === 0 ? undefined : nodes;
+}
+
+/**
+ * REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES: at most one; none is REDIS_URL's
+ * default. Credentials and TLS are in REDIS_URL for one server, in REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS for
+ * the others (every node of a deployment shares them).
+ */
+function readRedisConfig(reader: EnvReader): RedisConnectionConfig {
+  const url = reader.url('REDIS_URL', ['redis:', 'rediss:'], undefined);
+  const sentinels = readRedisNodes(reader, 'REDIS_SENTINELS', reader.string('REDIS_SENTINELS'));
+  const masterName = reader.string('REDIS_SENTINEL_MASTER');
+  const clusterNodes = readRedisNodes(reader, 'REDIS_CLUSTER_NODES', reader.string('REDIS_CLUSTER_NODES'));
+  const set = (
+    [
+      ['REDIS_URL', url],
+      ['REDIS_SENTINELS', sentinels],
+      ['REDIS_CLUSTER_NODES', clusterNodes],
+    ] as const
+  ).filter(([, value]) => value !== undefined);
+  if (set.length > 1) {
+    reader.problems.push(
+      `REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES are exclusive (one Redis server, Sentinel, Cluster): set at most one, got ${set.map(([name]) => name).join(' and ')}`,
+    );
+  }
+  if (sentinels !== undefined && masterName === undefined)
+    reader.problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name of the primary the sentinels monitor');
+  if (sentinels === undefined && masterName !== undefined) reader.problems.push('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS');
+
+  const username = reader.string('REDIS_USERNAME');
+  const password = reader.raw('REDIS_PASSWORD');
+  const sentinelPassword = reader.raw('REDIS_SENTINEL_PASSWORD');
+  const tlsSet = reader.string('REDIS_TLS') !== undefined;
+  const tls = reader.bool('REDIS_TLS', false);
+  const single = sentinels === undefined && clusterNodes === undefined;
+  if (single && (username !== undefined || password !== undefined || tlsSet)) {
+    reader.problems.push(
+      'REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS or REDIS_CLUSTER_NODES; for one server put them in REDIS_URL (redis://user:password@host:port, rediss: for TLS)',
+    );
+  }
+  if (username !== undefined && password === undefined) reader.problems.push('REDIS_USERNAME needs REDIS_PASSWORD');
+  if (sentinelPassword !== undefined && sentinels === undefined)
+    reader.problems.push('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+
+  const waitReplicas = reader.int('REDIS_WAIT_REPLICAS', 0, 0, 100);
+  // Below the producer's 1.5 s deadline for Redis, so that a missing replica is a 503, not a request that hangs.
+  const waitTimeoutMs = reader.int('REDIS_WAIT_TIMEOUT_MS', 500, 1, 1000);
+
+  const topology: RedisTopology =
+    sentinels !== undefined && masterName !== undefined
+      ? { kind: 'sentinel', sentinels, masterName }
+      : clusterNodes !== undefined
+        ? { kind: 'cluster', nodes: clusterNodes }
+        : { kind: 'standalone', url: url ?? DEFAULT_REDIS_URL };
+  return {
+    topology,
+    ...(single ? {} : { username, password, sentinelPassword }),
+    tls: topology.kind === 'standalone' ? /^rediss:/i.test(topology.url) : tls,
+    tlsCa: reader.file('REDIS_TLS_CA_FILE'),
+    waitReplicas,
+    waitTimeoutMs,
+  };
 }
 
 function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined): JwtConfig {
@@ -518,8 +625,7 @@ export function loadConfig(env: Env): AppConfig {
       customdataMaxItems: reader.int('CUSTOMDATA_MAX_ITEMS', 100, 1, 10000),
     },
     queue: {
-      redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
-      redisTlsCa: reader.file('REDIS_TLS_CA_FILE'),
+      redis: readRedisConfig(reader),
       prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
