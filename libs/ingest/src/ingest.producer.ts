@@ -5,7 +5,18 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { encodeBatchJob, INGEST_BATCH_JOB, INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import { BufferedEvents, PipelineMetrics } from '#pipeline';
-import { ApiError, AppConfig, DeadlineExceeded, describeError, InjectConfig, InjectRedis, OutageLog, withDeadline } from '#platform';
+import {
+  ApiError,
+  AppConfig,
+  DeadlineExceeded,
+  describeError,
+  InjectConfig,
+  InjectRedis,
+  OutageLog,
+  RedisConnection,
+  waitForReplicas,
+  withDeadline,
+} from '#platform';
 import type { IngestBatchDto } from './dto/ingest-batch.dto';
 
 export interface EnqueuedBatch {
@@ -69,6 +80,7 @@ export class IngestProducer {
     this.bufferFull.recovered();
     // A job added after its deadline stays counted: the worker writes it and releases it as usual.
     await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), release);
+    if (this.config.queue.redis.waitReplicas > 0) await this.replicated(data.batch_id);
     this.refusals.recovered();
     this.metrics.eventsAccepted.inc(count);
     return { batchId: data.batch_id, accepted: count, buffered: Math.max(reservation.buffered, count) };
@@ -84,6 +96,25 @@ export class IngestProducer {
     } catch (error) {
       if (!(error instanceof DeadlineExceeded)) onFailure();
       return this.refuse(error);
+    }
+  }
+
+  /**
+   * REDIS_WAIT_REPLICAS: the batch is answered 202 only once that many replicas hold its job, so that a failover to
+   * one of them cannot lose it (Redis replicates asynchronously). WAIT goes on the connection that added the job (see
+   * waitForReplicas). Too few acknowledgements is a 503, though the job is queued and will be written (so it is not
+   * released): the client's retry sends the same event_ids, which the database stores once.
+   */
+  private async replicated(batchId: string): Promise<void> {
+    const { waitReplicas, waitTimeoutMs } = this.config.queue.redis;
+    // BullMQ's own client, a proxy of the ioredis Redis or Cluster it writes with.
+    const client = (await this.queue.getBackend().client) as unknown as RedisConnection;
+    const acknowledged = await this.redisCall(
+      waitForReplicas(client, this.queue.toKey(batchId), waitReplicas, waitTimeoutMs),
+      () => undefined,
+    );
+    if (acknowledged < waitReplicas) {
+      this.refuse(new Error(`${acknowledged} of ${waitReplicas} replicas (REDIS_WAIT_REPLICAS) acknowledged within ${waitTimeoutMs} ms`));
     }
   }
 
