@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import { PrivateRedis, startService } from './support/processes';
+import { NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
+import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
+
+// The service on Redis Sentinel and on Redis Cluster, each run by this file on free ports, the service built and
+// started as `npm run start:prod` does. Redis runs without persistence (appendonly no), as by default: only
+// REDIS_WAIT_REPLICAS=1 keeps a failover from losing a batch already answered 202 (docs/guarantees.md#redis-failover).
+
+interface Answer {
+  status: number;
+  ms: number;
+  at: number;
+  batchId?: string;
+}
+
+/** One batch; a request that does not answer within 2.5 s is a hang (status 0). */
+async function send(url: string): Promise<Answer> {
+  const started = Date.now();
+  const clock = performance.now();
+  try {
+    const response = await fetch(`${url}/ingest/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('device-abc-123')}` },
+      body: JSON.stringify(exampleBatch()),
+      signal: AbortSignal.timeout(2500),
+    });
+    const body = (await response.json()) as { batch_id?: string };
+    return { status: response.status, ms: performance.now() - clock, at: started, batchId: body.batch_id };
+  } catch {
+    return { status: 0, ms: performance.now() - clock, at: started };
+  }
+}
+
+async function writtenOnce(db: Pool, batchIds: string[]): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await db.query<{ batch_id: string; count: string }>(
+      'SELECT batch_id, count(*) FROM events WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id',
+      [batchIds],
+    );
+    return rows.length === batchIds.length && rows.every((row) => row.count === '3') ? true : undefined;
+  }, 30_000);
+}
+
+describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
+  let database: { url: string; drop: () => Promise<void> };
+  let db: Pool;
+  const env = (extra: Record<string, string>) => ({
+    DATABASE_URL: database.url,
+    JWT_SECRET: TEST_SECRET,
+    RATE_LIMIT_PER_SUB_PER_SECOND: '0',
+    RATE_LIMIT_EVENTS_PER_SUB_PER_SECOND: '0',
+    RATE_LIMIT_PER_IP_PER_SECOND: '0',
+    ...extra,
+  });
+
+  before(async () => {
+    database = await createTestDatabase();
+    db = new Pool({ connectionString: database.url, max: 1 });
+  });
+  after(async () => {
+    await db.end();
+    await database.drop();
+  });
+
+  it('Sentinel: killing the primary gives 503s, never a hang or a crash, then 202s again by themselves; every 202 is written once', async (t) => {
+    const group = await SentinelGroup.start();
+    const service = await startService(
+      'all-in-one',
+      env({
+        REDIS_SENTINELS: group.addresses,
+        REDIS_SENTINEL_MASTER: SentinelGroup.MASTER,
+        REDIS_WAIT_REPLICAS: '1',
+        QUEUE_PREFIX: `sentinel-${randomUUID().slice(0, 8)}`,
+      }),
+    );
+    try {
+      await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
+      const answers: Answer[] = [];
+      const until = async (done: () => boolean, timeoutMs: number) => {
+        const deadline = Date.now() + timeoutMs;
+        while (!done() && Date.now() < deadline) {
+          // Four clients at once, as a gateway sees them.
+          answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(service.url)))));
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      await until(() => answers.length >= 40, 10_000);
+      const killedAt = Date.now();
+      const primary = await group.currentPrimaryPort();
+      assert.equal(primary, group.primary.port);
+      await group.primary.kill();
+      const resumed = () => {
+        const after = answers.filter((answer) => answer.at > killedAt);
+        const lastRefused = Math.max(0, ...after.filter((answer) => answer.status !== 202).map((answer) => answer.at));
+        return lastRefused > 0 && after.filter((answer) => answer.at > lastRefused && answer.status === 202).length >= 20;
+      };
+      await until(resumed, 60_000);
+
+      const statuses = new Set(answers.map((answer) => answer.status));
+      assert.ok(
+        [...statuses].every((status) => status === 202 || status === 503),
+        `answers: ${[...statuses].join(', ')} (0: no answer within 2.5 s)`,
+      );
+      assert.ok(resumed(), '202s come back by themselves after the failover');
+      assert.notEqual(await group.currentPrimaryPort(), group.primary.port, 'a replica was promoted');
+      const refused = answers.filter((answer) => answer.status === 503);
+      const firstRefused = Math.min(...refused.map((answer) => answer.at));
+      const lastRefused = Math.max(...refused.map((answer) => answer.at));
+      t.diagnostic(
+        `${answers.length} batches; after the kill, 503s from +${firstRefused - killedAt} ms to +${lastRefused - killedAt} ms ` +
+          `(${refused.length} of them); slowest answer ${Math.round(Math.max(...answers.map((answer) => answer.ms)))} ms`,
+      );
+      assert.ok((await fetch(`${service.url}/health/live`)).ok, 'the service is still running');
+
+      const accepted = answers.filter((answer) => answer.status === 202).map((answer) => answer.batchId!);
+      await writtenOnce(db, accepted);
+    } finally {
+      await service.stop();
+      await group.stop();
+    }
+  });
+
+  it('Cluster: starts, answers 202 with REDIS_WAIT_REPLICAS=1 (WAIT on the primary of the queue slot), and writes', async () => {
+    const cluster = await RedisClusterNodes.start();
+    // BullMQ on a Cluster needs every key of a queue in one slot: a hash-tagged prefix.
+    const service = await startService(
+      'all-in-one',
+      env({ REDIS_CLUSTER_NODES: cluster.addresses, REDIS_WAIT_REPLICAS: '1', QUEUE_PREFIX: `{cluster-${randomUUID().slice(0, 8)}}` }),
+    );
+    try {
+      const answers: Answer[] = [];
+      await eventually(async () => {
+        const answer = await send(service.url);
+        return answer.status === 202 ? answers.push(answer) : undefined;
+      }, 15_000);
+      for (let i = 0; i < 5; i++) answers.push(await send(service.url));
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [202, 202, 202, 202, 202, 202],
+      );
+      await writtenOnce(
+        db,
+        answers.map((answer) => answer.batchId!),
+      );
+      assert.equal((await fetch(`${service.url}/health/ready`)).status, 200);
+    } finally {
+      await service.stop();
+      await cluster.stop();
+    }
+  });
+
+  it('REDIS_WAIT_REPLICAS=1 costs a replication round trip: 202 latency with N=0 and N=1 on a primary and its replica', async (t) => {
+    const primary = await PrivateRedis.start(undefined, NO_PERSISTENCE);
+    const replica = await PrivateRedis.start(undefined, [...NO_PERSISTENCE, '--replicaof', '127.0.0.1', String(primary.port)]);
+    const percentile = (sorted: number[], p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))].toFixed(2);
+    try {
+      // WAIT alone, on one connection: a write, then WAIT 1 (or not), one after the other.
+      const direct = new Redis(primary.url);
+      await eventually(async () => ((await direct.wait(1, 100)) === 1 ? true : undefined), 10_000);
+      for (const replicas of [0, 1, 0, 1]) {
+        const ms: number[] = [];
+        for (let i = 0; i < 2000; i++) {
+          const clock = performance.now();
+          await direct.set(`wait-cost-${i % 10}`, 'x');
+          if (replicas > 0) await direct.wait(replicas, 500);
+          ms.push(performance.now() - clock);
+        }
+        ms.sort((a, b) => a - b);
+        t.diagnostic(`SET${replicas > 0 ? ' + WAIT 1' : ''}: p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms (2000 in a row)`);
+      }
+      await direct.del(...Array.from({ length: 10 }, (_, i) => `wait-cost-${i}`));
+      direct.disconnect();
+      for (const replicas of ['0', '1']) {
+        const service = await startService(
+          'gateway',
+          env({ REDIS_URL: primary.url, REDIS_WAIT_REPLICAS: replicas, QUEUE_PREFIX: `wait-${randomUUID().slice(0, 8)}` }),
+        );
+        try {
+          await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
+          // Warmed up first, so that both settings are measured on compiled code.
+          for (let i = 0; i < 300; i++) await send(service.url);
+          for (const concurrency of [1, 16]) {
+            const answers: Answer[] = [];
+            const started = Date.now();
+            await Promise.all(
+              Array.from({ length: concurrency }, async () => {
+                while (answers.length < 800) answers.push(await send(service.url));
+              }),
+            );
+            const seconds = (Date.now() - started) / 1000;
+            assert.deepEqual([...new Set(answers.map((answer) => answer.status))], [202]);
+            const ms = answers.map((answer) => answer.ms).sort((a, b) => a - b);
+            t.diagnostic(
+              `REDIS_WAIT_REPLICAS=${replicas}, ${concurrency} at a time: ${Math.round(answers.length / seconds)} batches/s, ` +
+                `p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms, max ${ms[ms.length - 1].toFixed(1)} ms`,
+            );
+          }
+        } finally {
+          await service.stop();
+        }
+      }
+    } finally {
+      await replica.stop();
+      await primary.stop();
+    }
+  });
+});
