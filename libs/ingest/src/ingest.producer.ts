@@ -26,7 +26,8 @@ export interface EnqueuedBatch {
   buffered: number;
 }
 
-// Redis is local to the gateway: an answer slower than this means it is down or overloaded.
+// Redis is local to the gateway: an answer slower than this means it is down or overloaded. One budget for all the
+// commands of a batch (reservation, job, WAIT), so that a Redis failing over, slow at each step, is still a 503 in time.
 export const REDIS_DEADLINE_MS = 1500;
 const RETRY_AFTER_SECONDS = 5;
 
@@ -69,30 +70,32 @@ export class IngestProducer {
     // Nothing is sent while the connection is down: no command, nothing to take back.
     if (this.redis.status !== 'ready') this.refuse(new Error(`Redis connection ${this.redis.status}`));
     const release = () => this.release(data.batch_id, count);
+    const deadline = Date.now() + REDIS_DEADLINE_MS;
 
     // Reserved before the job exists, so the worker's release can never run first. A reservation whose answer was
     // lost or late is taken back whatever became of it: releasing a batch never reserved is a no-op.
-    const reservation = await this.redisCall(this.buffered.reserve(data.batch_id, count), release, release);
+    const reservation = await this.redisCall(this.buffered.reserve(data.batch_id, count), deadline, release, release);
     if (!reservation.accepted) {
       this.bufferFull.failed(new Error(`${reservation.buffered} events buffered, the limit is ${this.config.queue.bufferMaxEvents}`));
       throw ApiError.unavailable('buffer_full', RETRY_AFTER_SECONDS);
     }
     this.bufferFull.recovered();
     // A job added after its deadline stays counted: the worker writes it and releases it as usual.
-    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), release);
-    if (this.config.queue.redis.waitReplicas > 0) await this.replicated(data.batch_id);
+    await this.redisCall(this.queue.add(INGEST_BATCH_JOB, data, this.jobOptions(data.batch_id)), deadline, release);
+    if (this.config.queue.redis.waitReplicas > 0) await this.replicated(data.batch_id, deadline);
     this.refusals.recovered();
     this.metrics.eventsAccepted.inc(count);
     return { batchId: data.batch_id, accepted: count, buffered: Math.max(reservation.buffered, count) };
   }
 
   /**
-   * A Redis operation bounded in time; any failure is a 503 the client can retry. `onFailure` runs when it fails, in
-   * time or after its deadline; `onLateSuccess` when it succeeds after the client has had its 503.
+   * A Redis operation bounded in time (by `deadline`, epoch ms); any failure is a 503 the client can retry. `onFailure`
+   * runs when it fails, in time or after its deadline; `onLateSuccess` when it succeeds after the client has had its 503.
    */
-  private async redisCall<T>(operation: Promise<T>, onFailure: () => void, onLateSuccess?: () => void): Promise<T> {
+  private async redisCall<T>(operation: Promise<T>, deadline: number, onFailure: () => void, onLateSuccess?: () => void): Promise<T> {
     try {
-      return await withDeadline(operation, REDIS_DEADLINE_MS, 'Redis', { succeeded: onLateSuccess, failed: onFailure });
+      const left = Math.max(0, deadline - Date.now());
+      return await withDeadline(operation, left, 'Redis', { succeeded: onLateSuccess, failed: onFailure });
     } catch (error) {
       if (!(error instanceof DeadlineExceeded)) onFailure();
       return this.refuse(error);
@@ -105,12 +108,16 @@ export class IngestProducer {
    * waitForReplicas). Too few acknowledgements is a 503, though the job is queued and will be written (so it is not
    * released): the client's retry sends the same event_ids, which the database stores once.
    */
-  private async replicated(batchId: string): Promise<void> {
+  private async replicated(batchId: string, deadline: number): Promise<void> {
     const { waitReplicas, waitTimeoutMs } = this.config.queue.redis;
     // BullMQ's own client, a proxy of the ioredis Redis or Cluster it writes with.
-    const client = (await this.queue.getBackend().client) as unknown as RedisConnection;
     const acknowledged = await this.redisCall(
-      waitForReplicas(client, this.queue.toKey(batchId), waitReplicas, waitTimeoutMs),
+      this.queue
+        .getBackend()
+        .client.then((client) =>
+          waitForReplicas(client as unknown as RedisConnection, this.queue.toKey(batchId), waitReplicas, waitTimeoutMs),
+        ),
+      deadline,
       () => undefined,
     );
     if (acknowledged < waitReplicas) {
