@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
+import { keySlot } from '#platform';
 import { PrivateRedis, startService } from './support/processes';
 import { NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
 import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
@@ -148,6 +149,66 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
         answers.map((answer) => answer.batchId!),
       );
       assert.equal((await fetch(`${service.url}/health/ready`)).status, 200);
+    } finally {
+      await service.stop();
+      await cluster.stop();
+    }
+  });
+
+  it('Cluster: killing the primary of the queue slot gives 503s, never a hang; 202s resume once the promoted replica has a replica again; every 202 is written once', async (t) => {
+    const cluster = await RedisClusterNodes.start();
+    const prefix = `{cluster-${randomUUID().slice(0, 8)}}`;
+    const service = await startService(
+      'all-in-one',
+      env({ REDIS_CLUSTER_NODES: cluster.addresses, REDIS_WAIT_REPLICAS: '1', QUEUE_PREFIX: prefix }),
+    );
+    try {
+      await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
+      const answers: Answer[] = [];
+      const until = async (done: () => boolean, timeoutMs: number) => {
+        const deadline = Date.now() + timeoutMs;
+        while (!done() && Date.now() < deadline) {
+          answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(service.url)))));
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      await until(() => answers.length >= 40, 10_000);
+      const slot = keySlot(prefix);
+      const primary = await cluster.primaryOf(slot);
+      const killedAt = Date.now();
+      await primary.kill();
+      // The replica is promoted; it has no replica of its own until the old primary comes back as one (WAIT 1 fails).
+      const survivor = cluster.nodes.find((node) => node !== primary)!;
+      // Batches keep coming during the failover (cluster-node-timeout 1 s, then the replica's election).
+      await until(() => false, 4000);
+      const promoted = await cluster.primaryOf(slot, survivor.port);
+      assert.notEqual(promoted, primary, 'a replica was promoted');
+      const restartedAt = Date.now();
+      await primary.restart();
+      const resumed = () => answers.filter((answer) => answer.at > restartedAt && answer.status === 202).length >= 20;
+      await until(resumed, 60_000);
+
+      const slow = answers
+        .filter((answer) => answer.ms > 2000)
+        .map((answer) => `${answer.status} at +${answer.at - killedAt} ms took ${Math.round(answer.ms)} ms`);
+
+      const statuses = new Set(answers.map((answer) => answer.status));
+      assert.ok(
+        [...statuses].every((status) => status === 202 || status === 503),
+        `answers: ${[...statuses].join(', ')} (0: no answer within 2.5 s); slower than 2 s: ${slow.join('; ')}`,
+      );
+      assert.ok(resumed(), '202s come back by themselves once the new primary has a replica');
+      const refused = answers.filter((answer) => answer.status === 503);
+      t.diagnostic(
+        `${answers.length} batches; ${refused.length} 503s from +${Math.min(...refused.map((a) => a.at)) - killedAt} ms to ` +
+          `+${Math.max(...refused.map((a) => a.at)) - killedAt} ms after the kill (old primary restarted at +${restartedAt - killedAt} ms); ` +
+          `slowest answer ${Math.round(Math.max(...answers.map((answer) => answer.ms)))} ms`,
+      );
+      assert.ok((await fetch(`${service.url}/health/live`)).ok, 'the service is still running');
+      await writtenOnce(
+        db,
+        answers.filter((answer) => answer.status === 202).map((answer) => answer.batchId!),
+      );
     } finally {
       await service.stop();
       await cluster.stop();

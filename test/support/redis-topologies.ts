@@ -4,15 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { exited } from '../../support/service-process';
-import { freePort, PrivateRedis } from './processes';
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { freePort, PrivateRedis, waitUntil } from './processes';
 
 /** One command to a server on 127.0.0.1, on a connection of its own. */
 async function ask(port: number, ...command: [string, ...(string | number)[]]): Promise<unknown> {
@@ -116,7 +108,10 @@ export class SentinelGroup {
   }
 }
 
-/** A Redis Cluster of three primaries with a replica each, made with `redis-cli --cluster create`, on free ports. */
+/**
+ * A Redis Cluster of three primaries with a replica each, made with `redis-cli --cluster create`, on free ports. A
+ * node is failed after 1 s without an answer (cluster-node-timeout; 15 s by default).
+ */
 export class RedisClusterNodes {
   private constructor(readonly nodes: PrivateRedis[]) {}
 
@@ -135,6 +130,8 @@ export class RedisClusterNodes {
             String(bus),
             '--cluster-config-file',
             'nodes.conf',
+            '--cluster-node-timeout',
+            '1000',
           ]),
         );
       }
@@ -152,6 +149,24 @@ export class RedisClusterNodes {
       throw error;
     }
     return new RedisClusterNodes(nodes);
+  }
+
+  /** The node serving `slot` as a primary now, as `CLUSTER NODES` on a live node says. */
+  async primaryOf(slot: number, askPort = this.nodes[0].port): Promise<PrivateRedis> {
+    const lines = String(await ask(askPort, 'CLUSTER', 'NODES'))
+      .trim()
+      .split('\n');
+    for (const line of lines) {
+      const [, address, flags, , , , , , ...ranges] = line.split(' ');
+      if (!flags.split(',').includes('master') || flags.includes('fail')) continue;
+      const serves = ranges.some((range) => {
+        const [from, to = from] = range.split('-').map(Number);
+        return slot >= from && slot <= to;
+      });
+      const port = Number(address.split('@')[0].split(':')[1]);
+      if (serves) return this.nodes.find((node) => node.port === port)!;
+    }
+    throw new Error(`no primary serves slot ${slot}`);
   }
 
   /** REDIS_CLUSTER_NODES for the service: one node is enough, the others are discovered. */
