@@ -126,6 +126,33 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     }
   });
 
+  it('Sentinel with passwords: REDIS_PASSWORD for the data nodes, REDIS_SENTINEL_PASSWORD for the sentinels, never logged; a wrong one stays not ready', async () => {
+    const group = await SentinelGroup.start({ password: 'data-s3cret', sentinelPassword: 'watch-s3cret' });
+    const sentinel = {
+      REDIS_SENTINELS: group.addresses,
+      REDIS_SENTINEL_MASTER: SentinelGroup.MASTER,
+      QUEUE_PREFIX: `sentinel-${randomUUID().slice(0, 8)}`,
+    };
+    const good = await startService(
+      'all-in-one',
+      env({ ...sentinel, REDIS_PASSWORD: 'data-s3cret', REDIS_SENTINEL_PASSWORD: 'watch-s3cret' }),
+    );
+    const wrong = await startService('gateway', env({ ...sentinel, REDIS_PASSWORD: 'wrong', REDIS_SENTINEL_PASSWORD: 'watch-s3cret' }));
+    try {
+      const answer = await eventually(async () => {
+        const sent = await send(good.url);
+        return sent.status === 202 ? sent : undefined;
+      }, 15_000);
+      await writtenOnce(db, [answer.batchId!]);
+      assert.equal((await fetch(`${wrong.url}/health/ready`)).status, 503);
+      assert.match(wrong.logs, /Redis Sentinel master \\?"mymaster\\?" via [^ ]+ unreachable, retrying with backoff: WRONGPASS/);
+      for (const service of [good, wrong]) assert.ok(!/s3cret/.test(service.logs), 'no password is logged');
+    } finally {
+      await Promise.all([good.stop(), wrong.stop()]);
+      await group.stop();
+    }
+  });
+
   it('Cluster: starts, answers 202 with REDIS_WAIT_REPLICAS=1 (WAIT on the primary of the queue slot), and writes', async () => {
     const cluster = await RedisClusterNodes.start();
     // BullMQ on a Cluster needs every key of a queue in one slot: a hash-tagged prefix.

@@ -6,9 +6,10 @@ import { Redis } from 'ioredis';
 import { exited } from '../../support/service-process';
 import { freePort, PrivateRedis, waitUntil } from './processes';
 
-/** One command to a server on 127.0.0.1, on a connection of its own. */
-async function ask(port: number, ...command: [string, ...(string | number)[]]): Promise<unknown> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/** One command to a server on 127.0.0.1 (`port`, or `[port, password]`), on a connection of its own. */
+async function ask(server: number | [number, string | undefined], ...command: [string, ...(string | number)[]]): Promise<unknown> {
+  const [port, password] = typeof server === 'number' ? [server, undefined] : server;
+  const redis = new Redis({ port, password, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -35,18 +36,21 @@ export class SentinelGroup {
     readonly primary: PrivateRedis,
     readonly replicas: PrivateRedis[],
     readonly sentinelPorts: number[],
+    private readonly sentinelPassword?: string,
   ) {}
 
-  static async start(): Promise<SentinelGroup> {
-    const primary = await PrivateRedis.start(undefined, NO_PERSISTENCE);
+  /** With `password`, every data node requires it; with `sentinelPassword`, every sentinel requires that one. */
+  static async start({ password, sentinelPassword }: { password?: string; sentinelPassword?: string } = {}): Promise<SentinelGroup> {
+    const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
+    const primary = await PrivateRedis.start(undefined, [...NO_PERSISTENCE, ...auth]);
     const replicas = await Promise.all(
-      [0, 1].map(() => PrivateRedis.start(undefined, [...NO_PERSISTENCE, '--replicaof', '127.0.0.1', String(primary.port)])),
+      [0, 1].map(() => PrivateRedis.start(undefined, [...NO_PERSISTENCE, ...auth, '--replicaof', '127.0.0.1', String(primary.port)])),
     );
-    const group = new SentinelGroup(primary, replicas, [await freePort(), await freePort(), await freePort()]);
+    const group = new SentinelGroup(primary, replicas, [await freePort(), await freePort(), await freePort()], sentinelPassword);
     try {
       for (const replica of replicas) {
         await waitUntil(
-          async () => /master_link_status:up/.test(String(await ask(replica.port, 'INFO', 'replication'))),
+          async () => /master_link_status:up/.test(String(await ask([replica.port, password], 'INFO', 'replication'))),
           10_000,
           'replica in sync',
         );
@@ -63,6 +67,8 @@ export class SentinelGroup {
             `sentinel down-after-milliseconds ${SentinelGroup.MASTER} 1000`,
             `sentinel failover-timeout ${SentinelGroup.MASTER} 5000`,
             `sentinel parallel-syncs ${SentinelGroup.MASTER} 1`,
+            ...(password === undefined ? [] : [`sentinel auth-pass ${SentinelGroup.MASTER} ${password}`]),
+            ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
             '',
           ].join('\n'),
         );
@@ -72,8 +78,8 @@ export class SentinelGroup {
       for (const port of group.sentinelPorts) {
         await waitUntil(
           async () =>
-            ((await ask(port, 'SENTINEL', 'REPLICAS', SentinelGroup.MASTER)) as unknown[]).length === 2 &&
-            ((await ask(port, 'SENTINEL', 'SENTINELS', SentinelGroup.MASTER)) as unknown[]).length === 2,
+            ((await ask([port, sentinelPassword], 'SENTINEL', 'REPLICAS', SentinelGroup.MASTER)) as unknown[]).length === 2 &&
+            ((await ask([port, sentinelPassword], 'SENTINEL', 'SENTINELS', SentinelGroup.MASTER)) as unknown[]).length === 2,
           30_000,
           'sentinels aware of each other and of the replicas',
         );
@@ -92,7 +98,12 @@ export class SentinelGroup {
 
   /** The primary's port as the sentinels see it now. */
   async currentPrimaryPort(): Promise<number> {
-    const [, port] = (await ask(this.sentinelPorts[0], 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SentinelGroup.MASTER)) as string[];
+    const [, port] = (await ask(
+      [this.sentinelPorts[0], this.sentinelPassword],
+      'SENTINEL',
+      'GET-MASTER-ADDR-BY-NAME',
+      SentinelGroup.MASTER,
+    )) as string[];
     return Number(port);
   }
 
