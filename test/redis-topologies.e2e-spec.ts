@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { keySlot } from '#platform';
 import { PrivateRedis, startService } from './support/processes';
-import { NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
+import { makeCertificates, NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
 import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
 
 // The service on Redis Sentinel and on Redis Cluster, each run by this file on free ports, the service built and
@@ -150,6 +153,31 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     } finally {
       await Promise.all([good.stop(), wrong.stop()]);
       await group.stop();
+    }
+  });
+
+  it('Sentinel over TLS: REDIS_TLS with REDIS_TLS_CA_FILE reaches sentinels and primary; without the CA it stays not ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'playsmart-tls-'));
+    const tls = makeCertificates(dir);
+    const group = await SentinelGroup.start({ tls });
+    const sentinel = {
+      REDIS_SENTINELS: group.addresses,
+      REDIS_SENTINEL_MASTER: SentinelGroup.MASTER,
+      QUEUE_PREFIX: `sentinel-${randomUUID().slice(0, 8)}`,
+    };
+    const verified = await startService('all-in-one', env({ ...sentinel, REDIS_TLS: 'true', REDIS_TLS_CA_FILE: tls.ca }));
+    const unverified = await startService('gateway', env({ ...sentinel, REDIS_TLS: 'true' }));
+    try {
+      const answer = await eventually(async () => {
+        const sent = await send(verified.url);
+        return sent.status === 202 ? sent : undefined;
+      }, 15_000);
+      await writtenOnce(db, [answer.batchId!]);
+      assert.equal((await fetch(`${unverified.url}/health/ready`)).status, 503, 'a server signed by an unknown CA is not trusted');
+    } finally {
+      await Promise.all([verified.stop(), unverified.stop()]);
+      await group.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,15 +1,71 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { exited } from '../../support/service-process';
 import { freePort, PrivateRedis, waitUntil } from './processes';
 
-/** One command to a server on 127.0.0.1 (`port`, or `[port, password]`), on a connection of its own. */
-async function ask(server: number | [number, string | undefined], ...command: [string, ...(string | number)[]]): Promise<unknown> {
-  const [port, password] = typeof server === 'number' ? [server, undefined] : server;
-  const redis = new Redis({ port, password, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/** A CA, and a certificate it signed for 127.0.0.1 with its key, as files in `dir`. */
+export interface TestCertificates {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Makes TestCertificates in `dir` with openssl. */
+export function makeCertificates(dir: string): TestCertificates {
+  const openssl = (...args: string[]) => {
+    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+  };
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=test-ca');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  const signed = ['-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.cnf'];
+  openssl('x509', '-req', '-in', 'server.csr', ...signed);
+  return { ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+}
+
+/** redis-server's options for TLS only on `port` (the plain port off), replication over TLS too. */
+function tlsServerArgs(port: number, tls: TestCertificates): string[] {
+  return [
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    tls.cert,
+    '--tls-key-file',
+    tls.key,
+    '--tls-ca-cert-file',
+    tls.ca,
+    '--tls-auth-clients',
+    'no',
+    '--tls-replication',
+    'yes',
+  ];
+}
+
+interface Server {
+  port: number;
+  password?: string;
+  /** The CA's file, for a server that speaks TLS only. */
+  ca?: string;
+}
+
+/** One command to a server on 127.0.0.1, on a connection of its own. */
+async function ask(server: number | Server, ...command: [string, ...(string | number)[]]): Promise<unknown> {
+  const { port, password, ca } = typeof server === 'number' ? { port: server } : server;
+  const redis = new Redis({
+    port,
+    password,
+    host: '127.0.0.1',
+    tls: ca === undefined ? undefined : { ca: readFileSync(ca, 'utf8') },
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -36,21 +92,33 @@ export class SentinelGroup {
     readonly primary: PrivateRedis,
     readonly replicas: PrivateRedis[],
     readonly sentinelPorts: number[],
-    private readonly sentinelPassword?: string,
+    private readonly sentinelAccess: Omit<Server, 'port'>,
   ) {}
 
-  /** With `password`, every data node requires it; with `sentinelPassword`, every sentinel requires that one. */
-  static async start({ password, sentinelPassword }: { password?: string; sentinelPassword?: string } = {}): Promise<SentinelGroup> {
+  /**
+   * With `password`, every data node requires it; with `sentinelPassword`, every sentinel requires that one; with
+   * `tls`, every node and sentinel speaks TLS only, replication included.
+   */
+  static async start({
+    password,
+    sentinelPassword,
+    tls,
+  }: { password?: string; sentinelPassword?: string; tls?: TestCertificates } = {}): Promise<SentinelGroup> {
     const auth = password === undefined ? [] : ['--requirepass', password, '--masterauth', password];
-    const primary = await PrivateRedis.start(undefined, [...NO_PERSISTENCE, ...auth]);
-    const replicas = await Promise.all(
-      [0, 1].map(() => PrivateRedis.start(undefined, [...NO_PERSISTENCE, ...auth, '--replicaof', '127.0.0.1', String(primary.port)])),
-    );
-    const group = new SentinelGroup(primary, replicas, [await freePort(), await freePort(), await freePort()], sentinelPassword);
+    const node = async (...args: string[]) => {
+      const port = await freePort();
+      return PrivateRedis.start(port, [...NO_PERSISTENCE, ...auth, ...(tls === undefined ? [] : tlsServerArgs(port, tls)), ...args]);
+    };
+    const primary = await node();
+    const replicas = await Promise.all([0, 1].map(() => node('--replicaof', '127.0.0.1', String(primary.port))));
+    const group = new SentinelGroup(primary, replicas, [await freePort(), await freePort(), await freePort()], {
+      password: sentinelPassword,
+      ca: tls?.ca,
+    });
     try {
       for (const replica of replicas) {
         await waitUntil(
-          async () => /master_link_status:up/.test(String(await ask([replica.port, password], 'INFO', 'replication'))),
+          async () => /master_link_status:up/.test(String(await ask({ port: replica.port, password, ca: tls?.ca }, 'INFO', 'replication'))),
           10_000,
           'replica in sync',
         );
@@ -60,7 +128,17 @@ export class SentinelGroup {
         writeFileSync(
           file,
           [
-            `port ${port}`,
+            ...(tls === undefined
+              ? [`port ${port}`]
+              : [
+                  'port 0',
+                  `tls-port ${port}`,
+                  `tls-cert-file ${tls.cert}`,
+                  `tls-key-file ${tls.key}`,
+                  `tls-ca-cert-file ${tls.ca}`,
+                  'tls-auth-clients no',
+                  'tls-replication yes',
+                ]),
             'bind 127.0.0.1',
             `dir ${group.dir}`,
             `sentinel monitor ${SentinelGroup.MASTER} 127.0.0.1 ${primary.port} 2`,
@@ -78,8 +156,8 @@ export class SentinelGroup {
       for (const port of group.sentinelPorts) {
         await waitUntil(
           async () =>
-            ((await ask([port, sentinelPassword], 'SENTINEL', 'REPLICAS', SentinelGroup.MASTER)) as unknown[]).length === 2 &&
-            ((await ask([port, sentinelPassword], 'SENTINEL', 'SENTINELS', SentinelGroup.MASTER)) as unknown[]).length === 2,
+            ((await ask({ port, ...group.sentinelAccess }, 'SENTINEL', 'REPLICAS', SentinelGroup.MASTER)) as unknown[]).length === 2 &&
+            ((await ask({ port, ...group.sentinelAccess }, 'SENTINEL', 'SENTINELS', SentinelGroup.MASTER)) as unknown[]).length === 2,
           30_000,
           'sentinels aware of each other and of the replicas',
         );
@@ -99,7 +177,7 @@ export class SentinelGroup {
   /** The primary's port as the sentinels see it now. */
   async currentPrimaryPort(): Promise<number> {
     const [, port] = (await ask(
-      [this.sentinelPorts[0], this.sentinelPassword],
+      { port: this.sentinelPorts[0], ...this.sentinelAccess },
       'SENTINEL',
       'GET-MASTER-ADDR-BY-NAME',
       SentinelGroup.MASTER,
