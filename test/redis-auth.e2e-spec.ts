@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import { freePort, PrivateRedis, ServiceProcess, startService } from './support/processes';
-import { makeCertificates } from './support/redis-topologies';
+import { makeCertificates, tlsServerArgs } from './support/redis-topologies';
 import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
 
 // Redis is a trust boundary: whoever writes to it can plant jobs. The service connects with an ACL user and password,
@@ -77,20 +77,7 @@ describe('Redis with an ACL user and over TLS', { timeout: 120_000 }, () => {
     const tls = makeCertificates(certificates);
     const port = await freePort();
     // TLS only: the plain port is off.
-    const redis = await PrivateRedis.start(port, [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--tls-cert-file',
-      tls.cert,
-      '--tls-key-file',
-      tls.key,
-      '--tls-ca-cert-file',
-      tls.ca,
-      '--tls-auth-clients',
-      'no',
-    ]);
+    const redis = await PrivateRedis.start(port, tlsServerArgs(port, tls));
     const url = `rediss://127.0.0.1:${port}`;
     const verified = await startService('all-in-one', env({ REDIS_URL: url, REDIS_TLS_CA_FILE: tls.ca }));
     const unverified = await startService('gateway', env({ REDIS_URL: url }));

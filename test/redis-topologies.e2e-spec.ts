@@ -40,6 +40,22 @@ async function send(url: string): Promise<Answer> {
   }
 }
 
+/** Batches four at a time (as a gateway sees its clients), every answer kept. */
+class Traffic {
+  readonly answers: Answer[] = [];
+
+  constructor(private readonly url: string) {}
+
+  /** Sends until `done()` says so, or for `timeoutMs`. */
+  async until(done: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done() && Date.now() < deadline) {
+      this.answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(this.url)))));
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
 async function writtenOnce(db: Pool, batchIds: string[]): Promise<void> {
   await eventually(async () => {
     const { rows } = await db.query<{ batch_id: string; count: string }>(
@@ -84,16 +100,9 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     );
     try {
       await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
-      const answers: Answer[] = [];
-      const until = async (done: () => boolean, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        while (!done() && Date.now() < deadline) {
-          // Four clients at once, as a gateway sees them.
-          answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(service.url)))));
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      };
-      await until(() => answers.length >= 40, 10_000);
+      const traffic = new Traffic(service.url);
+      const { answers } = traffic;
+      await traffic.until(() => answers.length >= 40, 10_000);
       const killedAt = Date.now();
       const primary = await group.currentPrimaryPort();
       assert.equal(primary, group.primary.port);
@@ -103,7 +112,7 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
         const lastRefused = Math.max(0, ...after.filter((answer) => answer.status !== 202).map((answer) => answer.at));
         return lastRefused > 0 && after.filter((answer) => answer.at > lastRefused && answer.status === 202).length >= 20;
       };
-      await until(resumed, 60_000);
+      await traffic.until(resumed, 60_000);
 
       const statuses = new Set(answers.map((answer) => answer.status));
       assert.ok(
@@ -219,15 +228,9 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     );
     try {
       await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
-      const answers: Answer[] = [];
-      const until = async (done: () => boolean, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        while (!done() && Date.now() < deadline) {
-          answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(service.url)))));
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      };
-      await until(() => answers.length >= 40, 10_000);
+      const traffic = new Traffic(service.url);
+      const { answers } = traffic;
+      await traffic.until(() => answers.length >= 40, 10_000);
       const slot = keySlot(prefix);
       const primary = await cluster.primaryOf(slot);
       const killedAt = Date.now();
@@ -235,13 +238,13 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
       // The replica is promoted; it has no replica of its own until the old primary comes back as one (WAIT 1 fails).
       const survivor = cluster.nodes.find((node) => node !== primary)!;
       // Batches keep coming during the failover (cluster-node-timeout 1 s, then the replica's election).
-      await until(() => false, 4000);
+      await traffic.until(() => false, 4000);
       const promoted = await cluster.primaryOf(slot, survivor.port);
       assert.notEqual(promoted, primary, 'a replica was promoted');
       const restartedAt = Date.now();
       await primary.restart();
       const resumed = () => answers.filter((answer) => answer.at > restartedAt && answer.status === 202).length >= 20;
-      await until(resumed, 60_000);
+      await traffic.until(resumed, 60_000);
 
       const slow = answers
         .filter((answer) => answer.ms > 2000)

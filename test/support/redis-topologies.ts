@@ -28,7 +28,7 @@ export function makeCertificates(dir: string): TestCertificates {
 }
 
 /** redis-server's options for TLS only on `port` (the plain port off), replication over TLS too. */
-function tlsServerArgs(port: number, tls: TestCertificates): string[] {
+export function tlsServerArgs(port: number, tls: TestCertificates): string[] {
   return [
     '--port',
     '0',
