@@ -1,5 +1,5 @@
 import { drainedShards, openShardQueues, ShardQueue } from '#pipeline';
-import { fastFailRedisOptions, QueueConfig, redisOptionsFromUrl, withDeadline } from '#platform';
+import { describeRedis, QueueConfig, withDeadline } from '#platform';
 
 const CONNECT_WITHIN_MS = 5000;
 
@@ -10,7 +10,7 @@ const CONNECT_WITHIN_MS = 5000;
  */
 export async function openIngestQueues(config: QueueConfig): Promise<{ queues: ShardQueue[]; close: () => Promise<void> }> {
   let lastError: Error | undefined;
-  const opened = openShardQueues(drainedShards(config), fastFailRedisOptions(config.redisUrl, config.redisTlsCa), (error) => {
+  const opened = openShardQueues(drainedShards(config), config.redis, (error) => {
     lastError = error;
   });
   try {
@@ -19,7 +19,6 @@ export async function openIngestQueues(config: QueueConfig): Promise<{ queues: S
   } catch (error) {
     // Not awaited: while Redis is away a disconnect can wait as long as the connection does. The command exits.
     void opened.close().catch(() => undefined);
-    const { host, port } = redisOptionsFromUrl(config.redisUrl);
-    throw new Error(`Redis ${host}:${port} unreachable: ${(lastError ?? (error as Error)).message}`, { cause: error });
+    throw new Error(`${describeRedis(config.redis)} unreachable: ${(lastError ?? (error as Error)).message}`, { cause: error });
   }
 }

@@ -2,9 +2,9 @@
 // `npm run jobs:reconcile-buffered [-- --grace-ms N]`. That happens when a gateway could not release a batch it
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { BufferedEvents, PipelineMetrics, ReservedBatch, ShardQueue } from '#pipeline';
-import { describeError, fastFailRedisOptions, loadConfigOrExit, Metrics } from '#platform';
+import { createRedisConnection, describeError, loadConfigOrExit, Metrics, withDeadline } from '#platform';
 import { openIngestQueues } from './queue-connection';
 
 // A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
@@ -18,12 +18,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
   const { queues, close } = await openIngestQueues(config.queue);
   const queueOf = new Map(queues.map((shardQueue): [string, ShardQueue] => [shardQueue.shard.counterKey, shardQueue]));
-  // Queued until it connects (Redis has just answered the queue), and bounded by the command timeout.
-  const redis = new Redis({ ...fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa), enableOfflineQueue: true });
+  // Redis has just answered the queue: this connection is ready within moments, or the command fails.
+  const redis = createRedisConnection(config.queue.redis, 'command');
+  if (redis.status !== 'ready') await withDeadline(new Promise((resolve) => redis.once('ready', resolve)), 5000, 'Redis');
   // Reported by the command's own failure, if Redis goes away now.
   redis.on('error', () => undefined);
   try {
-    const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
+    // BufferedEvents is typed for one server; on a Cluster its reserved() scans every master.
+    const buffered = new BufferedEvents(redis as Redis, config, new PipelineMetrics(new Metrics()));
     const unqueued = async (batches: ReservedBatch[]) => {
       const missing: ReservedBatch[] = [];
       for (const batch of batches) {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Pool } from 'pg';
 import { freePort, PrivateRedis, ServiceProcess, startService } from './support/processes';
+import { makeCertificates, tlsServerArgs } from './support/redis-topologies';
 import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
 
 // Redis is a trust boundary: whoever writes to it can plant jobs. The service connects with an ACL user and password,
@@ -74,54 +74,17 @@ describe('Redis with an ACL user and over TLS', { timeout: 120_000 }, () => {
   });
 
   it('connects over TLS (rediss:) verifying the server with REDIS_TLS_CA_FILE, and refuses a server it cannot verify', async () => {
-    const openssl = (...args: string[]) => {
-      const result = spawnSync('openssl', args, { cwd: certificates, encoding: 'utf8' });
-      assert.equal(result.status, 0, result.stderr);
-    };
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=test-ca');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    writeFileSync(join(certificates, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.crt',
-      '-days',
-      '1',
-      '-extfile',
-      'san.cnf',
-    );
+    const tls = makeCertificates(certificates);
     const port = await freePort();
-    const file = (name: string) => join(certificates, name);
     // TLS only: the plain port is off.
-    const redis = await PrivateRedis.start(port, [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--tls-cert-file',
-      file('server.crt'),
-      '--tls-key-file',
-      file('server.key'),
-      '--tls-ca-cert-file',
-      file('ca.crt'),
-      '--tls-auth-clients',
-      'no',
-    ]);
+    const redis = await PrivateRedis.start(port, tlsServerArgs(port, tls));
     const url = `rediss://127.0.0.1:${port}`;
-    const verified = await startService('all-in-one', env({ REDIS_URL: url, REDIS_TLS_CA_FILE: file('ca.crt') }));
+    const verified = await startService('all-in-one', env({ REDIS_URL: url, REDIS_TLS_CA_FILE: tls.ca }));
     const unverified = await startService('gateway', env({ REDIS_URL: url }));
     try {
       await accepts(verified, db);
       assert.equal((await fetch(`${unverified.url}/health/ready`)).status, 503, 'a server signed by an unknown CA is not trusted');
-      assert.match(unverified.logs, /Redis 127\.0\.0\.1:\d+ unreachable, retrying with backoff: .*(certificate|self.signed)/i);
+      assert.match(unverified.logs, /Redis 127\.0\.0\.1:\d+ \(TLS\) unreachable, retrying with backoff: .*(certificate|self.signed)/i);
     } finally {
       await Promise.all([verified.stop(), unverified.stop()]);
       await redis.stop();

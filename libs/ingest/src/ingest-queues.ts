@@ -3,7 +3,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import { drainedShards, openShardQueues, ShardQueue } from '#pipeline';
-import { AppConfig, fastFailRedisOptions, InjectConfig } from '#platform';
+import { AppConfig, InjectConfig } from '#platform';
 
 /**
  * The gateway's handles on the ingest queue's shards, on fail-fast connections: `produced`, the shards it adds batches
@@ -24,7 +24,7 @@ export class IngestQueues implements OnApplicationShutdown {
     // The unsharded queue is BullModule's (ingest.module.ts); the tagged shards share a connection of their own.
     const opened = openShardQueues(
       shards.filter((shard) => shard.prefix !== config.queue.prefix),
-      fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+      config.queue.redis,
       onError,
     );
     const byPrefix = new Map(opened.queues.map((entry) => [entry.shard.prefix, entry]));

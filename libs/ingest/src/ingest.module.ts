@@ -3,7 +3,7 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { useContainer } from 'class-validator';
 import { INGEST_QUEUE } from '#contract';
 import { PipelineModule } from '#pipeline';
-import { API_DOCUMENT, APP_CONFIG, AppConfig, fastFailRedisOptions, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
+import { API_DOCUMENT, APP_CONFIG, AppConfig, BullmqConnections, JSON_BODY_RULES, REFUSAL_OBSERVER } from '#platform';
 import { BatchReceiptService } from './batch-receipt.service';
 import { BatchesController } from './batches.controller';
 import { ClientConfigController } from './client-config.controller';
@@ -27,9 +27,9 @@ import { CustomdataConstraint, TimestampConstraint } from './validation/constrai
   imports: [
     // The unsharded queue (today's key names): the only one with QUEUE_SHARDS=1, drained beside the shards otherwise.
     BullModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        connection: fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
+      inject: [APP_CONFIG, BullmqConnections],
+      useFactory: (config: AppConfig, connections: BullmqConnections) => ({
+        connection: connections.for('command'),
         prefix: config.queue.prefix,
       }),
     }),

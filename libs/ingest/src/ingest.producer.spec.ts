@@ -208,6 +208,18 @@ describe('IngestProducer: every outcome of the reservation and the job add', () 
     });
   }
 
+  it('one budget for the batch: a slow reservation leaves the job add only what is left of REDIS_DEADLINE_MS', async () => {
+    const h = harness();
+    const result = h.producer.enqueueBatch(BATCH, '{}');
+    const started = Date.now();
+    // Real time passes for the budget (Date is not mocked): 1000 ms of it, then the reservation answers.
+    while (Date.now() - started < 1000) await new Promise((resolve) => setImmediate(resolve));
+    h.reserve.resolve({ accepted: true, buffered: 3 });
+    await flush();
+    mock.timers.tick(REDIS_DEADLINE_MS - 1000 + 50);
+    assert.equal(await refusal(result), 'queue_unavailable');
+  });
+
   it('a release that fails is contained: the client still gets its 503 and nothing is left unhandled', async () => {
     const h = harness();
     h.releaseFails = true;

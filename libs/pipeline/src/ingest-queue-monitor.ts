@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, fastFailRedisOptions, InjectConfig } from '#platform';
+import { AppConfig, InjectConfig } from '#platform';
 import { drainedShards } from './queue-shards';
 import { openShardQueues, ShardQueue } from './shard-queues';
 
@@ -16,10 +16,8 @@ export class IngestQueueMonitor implements OnApplicationShutdown {
 
   constructor(@InjectConfig() config: AppConfig) {
     // Without a listener a connection error would be thrown; readiness already reports Redis down.
-    const opened = openShardQueues(
-      drainedShards(config.queue),
-      fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa),
-      (error) => this.logger.debug(`queue monitor: ${error.message}`),
+    const opened = openShardQueues(drainedShards(config.queue), config.queue.redis, (error) =>
+      this.logger.debug(`queue monitor: ${error.message}`),
     );
     this.queues = opened.queues;
     this.close = opened.close;

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRedisConnection, type RedisConnectionConfig } from '#platform';
 import { INGEST_QUEUE, IngestBatchJobData } from '#contract';
 import type { QueueShard } from './queue-shards';
 
@@ -10,16 +10,16 @@ export interface ShardQueue {
 }
 
 /**
- * A Queue per shard, all on one Redis connection (a Queue never blocks, so they can share it:
+ * A Queue per shard, all on one fail-fast Redis connection of the configured topology (a Queue never blocks, so they can share it:
  * https://docs.bullmq.io/guide/connections), and how to close them and it.
  */
 export function openShardQueues(
   shards: readonly QueueShard[],
-  connection: RedisOptions,
+  redisConfig: RedisConnectionConfig,
   onError: (error: Error) => void,
 ): { queues: ShardQueue[]; close: () => Promise<void> } {
   if (shards.length === 0) return { queues: [], close: () => Promise.resolve() };
-  const redis = new Redis(connection);
+  const redis = createRedisConnection(redisConfig, 'command');
   redis.on('error', onError);
   const queues = shards.map((shard) => {
     const queue = new Queue<IngestBatchJobData>(INGEST_QUEUE, { connection: redis, prefix: shard.prefix });

@@ -15,6 +15,9 @@ export type {
   JwtConfig,
   PartitionInterval,
   QueueConfig,
+  RedisConnectionConfig,
+  RedisNode,
+  RedisTopology,
   ValidationLimits,
 } from './config/app-config';
 export { APP_CONFIG, InjectConfig, configFromProcessEnv } from './config/config.module';
@@ -49,8 +52,16 @@ export { IpRateLimited } from './rate-limit/ip-rate-limit';
 export { applyRateLimit } from './rate-limit/rate-limit-reply';
 export { RateLimiter, rateLimitKey } from './rate-limit/token-bucket';
 export type { RateLimitDecision } from './rate-limit/token-bucket';
-export { InjectRedis, REDIS_CLIENT } from './redis/redis-client.module';
-export { fastFailRedisOptions, redisOptionsFromUrl, workerRedisOptions } from './redis/redis-options';
+export { BullmqConnections, InjectRedis, REDIS_CLIENT } from './redis/redis-client.module';
+export {
+  bullmqConnection,
+  closeBullmqConnection,
+  createRedisConnection,
+  describeRedis,
+  type RedisConnection,
+} from './redis/redis-connection';
+export { fastFailRedisOptions, redisOptionsFromUrl, type RedisRole, workerRedisOptions } from './redis/redis-options';
+export { keySlot, waitForReplicas } from './redis/replica-wait';
 export { durabilityRisks, type RedisDurability } from './redis/redis-durability';
 export { DeadlineExceeded, valueWithin, withDeadline } from './time/deadline';
 export { parseRfc3339, rfc3339EpochMs } from './time/rfc3339';

@@ -3,7 +3,7 @@ import { Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EventStore, INGEST_QUEUE, IngestBatchJobData, StoreConnection, StoreUnavailable } from '#contract';
 import { drainedShards, QueueShard, retryWindowMs } from '#pipeline';
-import { AppConfig, describeError, InjectConfig, InjectRedis, OutageLog, workerRedisOptions } from '#platform';
+import { AppConfig, BullmqConnections, describeError, InjectConfig, InjectRedis, OutageLog } from '#platform';
 import { BatchProcessor } from './batch.processor';
 
 // While PostgreSQL cannot be reached, the queue waits this long between tries, doubling up to the maximum: a database
@@ -43,6 +43,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
     @InjectRedis() private readonly redis: Redis,
+    private readonly connections: BullmqConnections,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -65,12 +66,12 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private createWorker(shard: QueueShard, concurrency: number, errors: OutageLog): Worker<IngestBatchJobData, number> {
-    const { redisUrl, redisTlsCa, workerLockDurationMs } = this.config.queue;
+    const { workerLockDurationMs } = this.config.queue;
     const worker: Worker<IngestBatchJobData, number> = new Worker<IngestBatchJobData, number>(
       INGEST_QUEUE,
       (job) => this.process(job, shard, worker),
       {
-        connection: workerRedisOptions(redisUrl, redisTlsCa),
+        connection: this.connections.for('worker'),
         prefix: shard.prefix,
         concurrency,
         // A job whose worker was killed is taken up again once its lock lapses.

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { describeError } from '../logging/describe-error';
 import { createPinoLogger, PinoLoggerService } from '../logging/pino-logger';
-import { redisOptionsFromUrl } from '../redis/redis-options';
+import { describeRedis } from '../redis/redis-connection';
 import { configureApp, ConfigureOptions, createFastifyAdapter, loadConfigOrExit, optional } from './create-app';
 import { installGracefulShutdown } from './graceful-shutdown';
 import { createOpsApp, OPS_ROUTES, OpsRoutes } from './ops-app';
@@ -21,10 +21,9 @@ export async function startApp(rootModule: Type<unknown>, name: string, options:
   const config = loadConfigOrExit();
   try {
     const logger = new PinoLoggerService(createPinoLogger(config, name));
-    const redis = redisOptionsFromUrl(config.queue.redisUrl);
     logger.log(
       `${options.role}; ${config.env} mode, Node ${process.versions.node}, pid ${process.pid}; ` +
-        `queues in Redis ${redis.host}:${redis.port}${redis.db === 0 ? '' : ` db ${redis.db}`}${redis.tls === undefined ? '' : ' (TLS)'}, ` +
+        `queues in ${describeRedis(config.queue.redis)}, ` +
         `prefix "${config.queue.prefix}"`,
       name,
     );

@@ -29,6 +29,17 @@ describe('loadConfig', () => {
     assertRefused({ NODE_ENV: 'test', QUEUE_DRAIN_UNSHARDED: 'maybe' }, ['QUEUE_DRAIN_UNSHARDED']);
   });
 
+  it('on a Redis Cluster, every queue in one slot: QUEUE_SHARDS ≥ 2 or a tagged QUEUE_PREFIX; the unsharded queue not drained', () => {
+    const cluster = { NODE_ENV: 'test', REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:6379' };
+    assertRefused(cluster, ['REDIS_CLUSTER_NODES', 'QUEUE_SHARDS', 'QUEUE_PREFIX']);
+    const sharded = loadConfig({ ...cluster, QUEUE_SHARDS: '6' }).queue;
+    assert.deepEqual([sharded.shards, sharded.drainUnsharded], [6, false]);
+    assertRefused({ ...cluster, QUEUE_SHARDS: '6', QUEUE_DRAIN_UNSHARDED: 'true' }, ['QUEUE_DRAIN_UNSHARDED', 'REDIS_CLUSTER_NODES']);
+    const tagged = loadConfig({ ...cluster, QUEUE_PREFIX: '{playsmart}' }).queue;
+    assert.deepEqual([tagged.shards, tagged.drainUnsharded], [1, true]);
+    assertRefused({ NODE_ENV: 'test', QUEUE_SHARDS: '2', QUEUE_PREFIX: '{playsmart}' }, ['QUEUE_PREFIX', 'QUEUE_SHARDS']);
+  });
+
   it('runs on development defaults with NODE_ENV=development alone, as npm start sets it', () => {
     const config = loadConfig({ NODE_ENV: 'development' });
     assert.equal(config.env, 'development');

@@ -54,10 +54,40 @@ export interface ValidationLimits {
   customdataMaxItems: number;
 }
 
+/** A Redis server, as REDIS_SENTINELS and REDIS_CLUSTER_NODES list them (`host:port`). */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Which Redis the queue lives in, and how to reach it: exactly one of REDIS_URL (one server, the default),
+ * REDIS_SENTINELS with REDIS_SENTINEL_MASTER (the primary Sentinel names), REDIS_CLUSTER_NODES (Redis Cluster).
+ */
+export type RedisTopology =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; masterName: string }
+  | { kind: 'cluster'; nodes: RedisNode[] };
+
+export interface RedisConnectionConfig {
+  topology: RedisTopology;
+  /** The data nodes' ACL user and password with Sentinel or Cluster (REDIS_USERNAME, REDIS_PASSWORD); in REDIS_URL otherwise. */
+  username?: string;
+  password?: string;
+  /** The sentinels' own password, when they have one (REDIS_SENTINEL_PASSWORD). */
+  sentinelPassword?: string;
+  /** TLS to every node: `rediss:` in REDIS_URL, REDIS_TLS=true with Sentinel or Cluster. */
+  tls: boolean;
+  /** PEM of the CA that signed the Redis servers' certificates (REDIS_TLS_CA_FILE). */
+  tlsCa?: string;
+  /** A batch is answered 202 only once this many replicas acknowledge its job (WAIT); 0: once the primary has it. */
+  waitReplicas: number;
+  /** How long WAIT waits for them before the batch is answered 503. */
+  waitTimeoutMs: number;
+}
+
 export interface QueueConfig {
-  redisUrl: string;
-  /** PEM of the CA that signed the Redis server's certificate, for a `rediss:` REDIS_URL (REDIS_TLS_CA_FILE). */
-  redisTlsCa?: string;
+  redis: RedisConnectionConfig;
   prefix: string;
   /** QUEUE_SHARDS: how many BullMQ queues the batches are spread over, each in one Redis Cluster hash slot. */
   shards: number;
@@ -277,6 +307,83 @@ class EnvReader {
   }
 }
 
+/** `host:port,host:port…` ([::1]:port for IPv6), or a problem naming the variable. */
+function readRedisNodes(reader: EnvReader, name: string, raw: string | undefined): RedisNode[] | undefined {
+  if (raw === undefined) return undefined;
+  const nodes: RedisNode[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/@]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65535) {
+      reader.problems.push(`${name} must list host:port entries separated by commas, got "${entry}"`);
+      continue;
+    }
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes.length === 0 ? undefined : nodes;
+}
+
+/**
+ * REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES: at most one; none is REDIS_URL's
+ * default. Credentials and TLS are in REDIS_URL for one server, in REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS for
+ * the others (every node of a deployment shares them).
+ */
+function readRedisConfig(reader: EnvReader): RedisConnectionConfig {
+  const url = reader.url('REDIS_URL', ['redis:', 'rediss:'], undefined);
+  const sentinels = readRedisNodes(reader, 'REDIS_SENTINELS', reader.string('REDIS_SENTINELS'));
+  const masterName = reader.string('REDIS_SENTINEL_MASTER');
+  const clusterNodes = readRedisNodes(reader, 'REDIS_CLUSTER_NODES', reader.string('REDIS_CLUSTER_NODES'));
+  const set = (
+    [
+      ['REDIS_URL', url],
+      ['REDIS_SENTINELS', sentinels],
+      ['REDIS_CLUSTER_NODES', clusterNodes],
+    ] as const
+  ).filter(([, value]) => value !== undefined);
+  if (set.length > 1) {
+    reader.problems.push(
+      `REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES are exclusive (one Redis server, Sentinel, Cluster): set at most one, got ${set.map(([name]) => name).join(' and ')}`,
+    );
+  }
+  if (sentinels !== undefined && masterName === undefined)
+    reader.problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name of the primary the sentinels monitor');
+  if (sentinels === undefined && masterName !== undefined) reader.problems.push('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS');
+
+  const username = reader.string('REDIS_USERNAME');
+  const password = reader.raw('REDIS_PASSWORD');
+  const sentinelPassword = reader.raw('REDIS_SENTINEL_PASSWORD');
+  const tlsSet = reader.string('REDIS_TLS') !== undefined;
+  const tls = reader.bool('REDIS_TLS', false);
+  const single = sentinels === undefined && clusterNodes === undefined;
+  if (single && (username !== undefined || password !== undefined || tlsSet)) {
+    reader.problems.push(
+      'REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS or REDIS_CLUSTER_NODES; for one server put them in REDIS_URL (redis://user:password@host:port, rediss: for TLS)',
+    );
+  }
+  if (username !== undefined && password === undefined) reader.problems.push('REDIS_USERNAME needs REDIS_PASSWORD');
+  if (sentinelPassword !== undefined && sentinels === undefined)
+    reader.problems.push('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+
+  const waitReplicas = reader.int('REDIS_WAIT_REPLICAS', 0, 0, 100);
+  // Below the producer's 1.5 s deadline for Redis, so that a missing replica is a 503, not a request that hangs.
+  const waitTimeoutMs = reader.int('REDIS_WAIT_TIMEOUT_MS', 500, 1, 1000);
+
+  const topology: RedisTopology =
+    sentinels !== undefined && masterName !== undefined
+      ? { kind: 'sentinel', sentinels, masterName }
+      : clusterNodes !== undefined
+        ? { kind: 'cluster', nodes: clusterNodes }
+        : { kind: 'standalone', url: url ?? DEFAULT_REDIS_URL };
+  return {
+    topology,
+    ...(single ? {} : { username, password, sentinelPassword }),
+    tls: topology.kind === 'standalone' ? /^rediss:/i.test(topology.url) : tls,
+    tlsCa: reader.file('REDIS_TLS_CA_FILE'),
+    waitReplicas,
+    waitTimeoutMs,
+  };
+}
+
 function readJwtConfig(reader: EnvReader, nodeEnv: AppConfig['env'] | undefined): JwtConfig {
   const isProduction = nodeEnv === 'production';
   const secret = reader.string('JWT_SECRET');
@@ -434,6 +541,30 @@ export type CorsOrigins = '*' | readonly string[];
  * CORS_ORIGINS: a comma-separated list of origins, each compared as a string with the request's `Origin`, so each must
  * be written as a browser serializes it (lower-case, no default port, no path or trailing slash).
  */
+/**
+ * Where the queue's keys go. On a Redis Cluster every key of a queue must share one hash slot, so a queue's BullMQ
+ * prefix needs a hash tag (`{…}`): the shards have one each (QUEUE_SHARDS ≥ 2), and the unsharded queue only when
+ * QUEUE_PREFIX has one. A QUEUE_PREFIX with braces would break the shards' own tags (Redis hashes the first `{…}`).
+ */
+function readQueueLayout(reader: EnvReader): Pick<QueueConfig, 'redis' | 'prefix' | 'shards' | 'drainUnsharded'> {
+  const redis = readRedisConfig(reader);
+  const prefix = reader.string('QUEUE_PREFIX') ?? 'playsmart';
+  const shards = reader.int('QUEUE_SHARDS', 1, 1, 64);
+  const cluster = redis.topology.kind === 'cluster';
+  const tagged = /\{[^}]+\}/.test(prefix);
+  if (shards > 1 && /[{}]/.test(prefix))
+    reader.problems.push(`QUEUE_PREFIX must not contain { or } with QUEUE_SHARDS > 1 (each shard gets its own hash tag), got "${prefix}"`);
+  if (cluster && shards === 1 && !tagged)
+    reader.problems.push(
+      "REDIS_CLUSTER_NODES needs QUEUE_SHARDS of 2 or more (or a QUEUE_PREFIX with a hash tag, {…}): a queue's keys must share one slot",
+    );
+  // The unsharded queue's keys span slots on a Cluster unless the prefix is tagged: not drained there by default.
+  const drainUnsharded = reader.bool('QUEUE_DRAIN_UNSHARDED', !cluster || tagged);
+  if (cluster && shards > 1 && drainUnsharded && !tagged)
+    reader.problems.push("QUEUE_DRAIN_UNSHARDED=true cannot work with REDIS_CLUSTER_NODES: the unsharded queue's keys span slots");
+  return { redis, prefix, shards, drainUnsharded };
+}
+
 function readCorsOrigins(reader: EnvReader, isProduction: boolean): CorsOrigins | undefined {
   const raw = reader.string('CORS_ORIGINS');
   if (raw === undefined) return undefined;
@@ -522,11 +653,7 @@ export function loadConfig(env: Env): AppConfig {
       customdataMaxItems: reader.int('CUSTOMDATA_MAX_ITEMS', 100, 1, 10000),
     },
     queue: {
-      redisUrl: reader.url('REDIS_URL', ['redis:', 'rediss:'], DEFAULT_REDIS_URL) ?? DEFAULT_REDIS_URL,
-      redisTlsCa: reader.file('REDIS_TLS_CA_FILE'),
-      prefix: reader.string('QUEUE_PREFIX') ?? 'playsmart',
-      shards: reader.int('QUEUE_SHARDS', 1, 1, 64),
-      drainUnsharded: reader.bool('QUEUE_DRAIN_UNSHARDED', true),
+      ...readQueueLayout(reader),
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),

@@ -1,22 +1,44 @@
-import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Global, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Cluster } from 'ioredis';
+import type { RedisOptions } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { APP_CONFIG, InjectConfig } from '../config/config.module';
 import { OutageLog } from '../logging/outage-log';
 import { Metrics } from '../metrics/metrics';
 import { RedisDurabilityReport } from './redis-durability';
-import { fastFailRedisOptions, redisOptionsFromUrl } from './redis-options';
+import { bullmqConnection, closeBullmqConnection, createRedisConnection, describeRedis, RedisConnection } from './redis-connection';
+import { RedisRole } from './redis-options';
 
 /**
  * Reports a Redis client's connection: one line when it cannot connect (ioredis keeps retrying with backoff), a
  * reminder a minute, one line when it is back. Without an 'error' listener ioredis prints every failed attempt with
  * its stack trace. The other connections of the process (BullMQ's) log theirs at debug level: this one speaks for all.
  */
-export function watchRedisConnection(redis: Redis, url: string, logger = new Logger('Redis')): void {
-  const { host, port } = redisOptionsFromUrl(url);
-  const outage = new OutageLog(logger, `Redis ${host}:${port} unreachable, retrying with backoff`);
+export function watchRedisConnection(redis: RedisConnection, where: string, logger = new Logger('Redis')): void {
+  const outage = new OutageLog(logger, `${where} unreachable, retrying with backoff`);
   redis.on('error', (error: Error) => outage.failed(error));
   redis.on('ready', () => outage.recovered());
+}
+
+/**
+ * BullMQ's connections (queues, workers), in the configured topology: see bullmqConnection. Closes those BullMQ was
+ * handed (a Cluster's) at shutdown, after the queues and workers that use them.
+ */
+@Injectable()
+export class BullmqConnections implements OnApplicationShutdown {
+  private readonly handed = new Set<Cluster>();
+
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  for(role: RedisRole): RedisOptions | Cluster {
+    const connection = bullmqConnection(this.config.queue.redis, role);
+    if (connection instanceof Cluster) this.handed.add(connection);
+    return connection;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.handed].map((connection) => closeBullmqConnection(connection)));
+  }
 }
 
 /** A fail-fast Redis client for small commands: health checks and the buffered-events counter. */
@@ -31,21 +53,22 @@ export const InjectRedis = (): ParameterDecorator => Inject(REDIS_CLIENT);
       provide: REDIS_CLIENT,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
-        const redis = new Redis(fastFailRedisOptions(config.queue.redisUrl, config.queue.redisTlsCa));
-        watchRedisConnection(redis, config.queue.redisUrl);
+        const redis = createRedisConnection(config.queue.redis, 'command');
+        watchRedisConnection(redis, describeRedis(config.queue.redis));
         return redis;
       },
     },
     {
       provide: RedisDurabilityReport,
       inject: [REDIS_CLIENT, Metrics],
-      useFactory: (redis: Redis, metrics: Metrics) => new RedisDurabilityReport(redis, metrics),
+      useFactory: (redis: RedisConnection, metrics: Metrics) => new RedisDurabilityReport(redis, metrics),
     },
+    BullmqConnections,
   ],
-  exports: [REDIS_CLIENT, RedisDurabilityReport],
+  exports: [REDIS_CLIENT, RedisDurabilityReport, BullmqConnections],
 })
 export class RedisClientModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(@InjectRedis() private readonly redis: RedisConnection) {}
 
   /**
    * Without an offline queue, commands sent before the first connection fail: give it a moment before the service

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { Logger, LoggerService } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { Metrics } from '../metrics/metrics';
 import { durabilityRisks, readRedisDurability, RedisDurabilityReport } from './redis-durability';
@@ -28,6 +29,19 @@ describe('what the Redis in use can lose', () => {
     const info = '# Persistence\r\nloading:0\r\naof_enabled:1\r\n# Memory\r\nmaxmemory_policy:allkeys-lru\r\n';
     assert.deepEqual(await readRedisDurability(fakeRedis('refused', info)), { appendonly: 'yes', maxmemory_policy: 'allkeys-lru' });
     assert.deepEqual(await readRedisDurability(fakeRedis('refused', '# Memory\r\nused_memory:1\r\n')), {});
+  });
+
+  it('reads every primary of a Cluster, and reports the worst of them', async () => {
+    const cluster = (...primaries: Redis[]) => Object.assign(Object.create(Cluster.prototype) as Cluster, { nodes: () => primaries });
+    const safe = fakeRedis({ appendonly: 'yes', 'maxmemory-policy': 'noeviction' });
+    const risky = fakeRedis({ appendonly: 'no', 'maxmemory-policy': 'allkeys-lru' });
+    assert.deepEqual(await readRedisDurability(cluster(safe, safe)), { appendonly: 'yes', maxmemory_policy: 'noeviction' });
+    assert.deepEqual(await readRedisDurability(cluster(safe, risky)), { appendonly: 'no', maxmemory_policy: 'allkeys-lru' });
+    assert.deepEqual(
+      await readRedisDurability(cluster(safe, fakeRedis('refused'))),
+      { maxmemory_policy: 'noeviction' },
+      'one that would not say',
+    );
   });
 
   it('names each setting that loses batches answered 202, and none for appendonly yes with noeviction', () => {

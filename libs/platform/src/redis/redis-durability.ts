@@ -1,8 +1,10 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { Metrics, METRICS_PREFIX } from '../metrics/metrics';
 import { withDeadline } from '../time/deadline';
+import type { RedisConnection } from './redis-connection';
 
 /** The settings of the Redis in use that decide what it can lose; a field is absent when Redis would not say. */
 export interface RedisDurability {
@@ -15,10 +17,25 @@ export interface RedisDurability {
 type SettingsReader = Pick<Redis, 'config' | 'info'>;
 
 /**
+ * What the Redis that holds the queue can lose: the node read by readNodeDurability, or with a Cluster every primary
+ * (each holds some of the queues), the worst of them: `no` when one has appendonly no, the first eviction policy other
+ * than noeviction. With Sentinel the connection is to the current primary, read again after each failover.
+ */
+export async function readRedisDurability(redis: SettingsReader | Cluster): Promise<RedisDurability> {
+  if (!(redis instanceof Cluster)) return readNodeDurability(redis);
+  const all = await Promise.all(redis.nodes('master').map((node) => readNodeDurability(node)));
+  const appendonly = all.map((settings) => settings.appendonly);
+  const policies = all.map((settings) => settings.maxmemory_policy).filter((policy) => policy !== undefined);
+  const worst = appendonly.includes('no') ? 'no' : appendonly.includes(undefined) ? undefined : appendonly[0];
+  const policy = policies.find((p) => p !== 'noeviction') ?? policies[0];
+  return { ...(worst === undefined ? {} : { appendonly: worst }), ...(policy === undefined ? {} : { maxmemory_policy: policy }) };
+}
+
+/**
  * Reads appendonly and maxmemory-policy with CONFIG GET, or from INFO where CONFIG is disabled or not allowed (managed
  * services rename or refuse it; INFO persistence and memory carry the same two settings).
  */
-export async function readRedisDurability(redis: SettingsReader): Promise<RedisDurability> {
+async function readNodeDurability(redis: SettingsReader): Promise<RedisDurability> {
   try {
     const [, appendonly] = (await redis.config('GET', 'appendonly')) as string[];
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
@@ -60,7 +77,7 @@ export class RedisDurabilityReport implements OnModuleInit {
   private readonly risksGauge: Gauge;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     metrics: Metrics,
   ) {
     this.settingsGauge = new Gauge({

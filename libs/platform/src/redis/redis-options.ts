@@ -19,25 +19,30 @@ export function redisOptionsFromUrl(redisUrl: string, tlsCa?: string): RedisOpti
 }
 
 /**
- * A connection that fails fast while Redis is down, so the API can answer 503 instead of hanging.
- * See https://docs.bullmq.io/guide/going-to-production#enableofflinequeue
+ * `command`: fails fast while Redis is away, so that the API answers 503 instead of hanging (producer, health checks,
+ * rate limits, operator commands; https://docs.bullmq.io/guide/going-to-production#enableofflinequeue). `worker`:
+ * blocks on Redis and retries forever, as BullMQ workers require (maxRetriesPerRequest null).
  */
-export function fastFailRedisOptions(redisUrl: string, tlsCa?: string): RedisOptions {
-  return {
-    ...redisOptionsFromUrl(redisUrl, tlsCa),
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  };
+export type RedisRole = 'command' | 'worker';
+
+export function redisRoleOptions(role: RedisRole): RedisOptions {
+  return role === 'command'
+    ? {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        commandTimeout: 2000,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+      }
+    : { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 500, 5000) };
 }
 
-/** Worker connections block on Redis and must retry forever: BullMQ requires maxRetriesPerRequest null. */
+/** A `command` connection to one server (tests; the service connects through createRedisConnection). */
+export function fastFailRedisOptions(redisUrl: string, tlsCa?: string): RedisOptions {
+  return { ...redisOptionsFromUrl(redisUrl, tlsCa), ...redisRoleOptions('command') };
+}
+
+/** A `worker` connection to one server (tests; the service connects through createRedisConnection). */
 export function workerRedisOptions(redisUrl: string, tlsCa?: string): RedisOptions {
-  return {
-    ...redisOptionsFromUrl(redisUrl, tlsCa),
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(times * 500, 5000),
-  };
+  return { ...redisOptionsFromUrl(redisUrl, tlsCa), ...redisRoleOptions('worker') };
 }
