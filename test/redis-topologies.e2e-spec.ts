@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
+import { queueShards } from '#pipeline';
 import { keySlot } from '#platform';
 import { PrivateRedis, startService } from './support/processes';
 import { makeCertificates, NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
@@ -190,12 +191,14 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     }
   });
 
-  it('Cluster: starts, answers 202 with REDIS_WAIT_REPLICAS=1 (WAIT on the primary of the queue slot), and writes', async () => {
+  it('Cluster with QUEUE_SHARDS=6: the shards spread over every primary, two each; 202 with REDIS_WAIT_REPLICAS=1, written once', async () => {
     const cluster = await RedisClusterNodes.start();
-    // BullMQ on a Cluster needs every key of a queue in one slot: a hash-tagged prefix.
+    // Each shard's keys share its own hash tag; the tags are chosen so that the shards spread over the primaries.
+    const prefix = `cluster-${randomUUID().slice(0, 8)}`;
+    const shards = queueShards({ prefix, shards: 6 });
     const service = await startService(
       'all-in-one',
-      env({ REDIS_CLUSTER_NODES: cluster.addresses, REDIS_WAIT_REPLICAS: '1', QUEUE_PREFIX: `{cluster-${randomUUID().slice(0, 8)}}` }),
+      env({ REDIS_CLUSTER_NODES: cluster.addresses, REDIS_WAIT_REPLICAS: '1', QUEUE_PREFIX: prefix, QUEUE_SHARDS: '6' }),
     );
     try {
       const answers: Answer[] = [];
@@ -203,15 +206,19 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
         const answer = await send(service.url);
         return answer.status === 202 ? answers.push(answer) : undefined;
       }, 15_000);
-      for (let i = 0; i < 5; i++) answers.push(await send(service.url));
+      for (let i = 0; i < 11; i++) answers.push(await send(service.url));
       assert.deepEqual(
         answers.map((answer) => answer.status),
-        [202, 202, 202, 202, 202, 202],
+        Array.from({ length: 12 }, () => 202),
       );
       await writtenOnce(
         db,
         answers.map((answer) => answer.batchId!),
       );
+      const primaries = await Promise.all(shards.map((shard) => cluster.primaryOf(shard.slot!)));
+      const perPrimary = new Map<number, number>();
+      for (const primary of primaries) perPrimary.set(primary.port, (perPrimary.get(primary.port) ?? 0) + 1);
+      assert.deepEqual([...perPrimary.values()], [2, 2, 2], `shards per primary: ${JSON.stringify([...perPrimary])}`);
       assert.equal((await fetch(`${service.url}/health/ready`)).status, 200);
     } finally {
       await service.stop();
