@@ -198,8 +198,8 @@ export class BrowserStorage implements Storage {
   constructor(
     private readonly key: string,
     private readonly makeTiers: (key: string) => StorageTier[] = defaultTiers,
-    // navigator.locks: https://developer.mozilla.org/docs/Web/API/Web_Locks_API
-    private readonly locks: LockManager | undefined = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks,
+    // navigator.locks (https://developer.mozilla.org/docs/Web/API/Web_Locks_API); null: none.
+    private readonly locks: LockManager | null = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null,
   ) {}
 
   /** The first snapshot loadAll() finds (at start), or this client's slot's (later). */
@@ -286,7 +286,7 @@ export class BrowserStorage implements Storage {
    * with every slot held (more tabs than slots), none: this client then shares slot 0.
    */
   private async claimSlots(): Promise<{ slot: number; release: () => void }[]> {
-    if (this.locks === undefined) return [{ slot: 0, release: () => undefined }];
+    if (this.locks === null) return [{ slot: 0, release: () => undefined }];
     const claimed: { slot: number; release: () => void }[] = [];
     for (let slot = 0; slot < SLOTS; slot++) {
       const release = await this.claim(this.locks, slot);

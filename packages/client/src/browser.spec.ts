@@ -81,7 +81,7 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
   it('saves to the first place that takes it, and from then on to that one; memory when none does', async () => {
     const browser = new FakeBrowser();
     const [indexedDb, local] = browser.place('key');
-    const storage = new BrowserStorage('key', browser.tiers, undefined);
+    const storage = new BrowserStorage('key', browser.tiers, null);
     assert.deepEqual(await storage.loadAll(), []);
     await storage.save('one');
     assert.equal(indexedDb.value, 'one');
@@ -95,7 +95,7 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
     local.failSave = true;
     await storage.save('four');
     assert.equal(local.value, 'three', 'memory took it: the durable copy is kept, not emptied');
-    assert.deepEqual(await new BrowserStorage('key', browser.tiers, undefined).loadAll(), ['three'], 'and the next run reads it');
+    assert.deepEqual(await new BrowserStorage('key', browser.tiers, null).loadAll(), ['three'], 'and the next run reads it');
   });
 
   it('never empties a place it could not read: IndexedDB slow at start keeps its queue for the next run', async () => {
@@ -103,13 +103,13 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
     const [indexedDb, local] = browser.place('key');
     indexedDb.value = 'saved by the last run';
     indexedDb.failLoad = true;
-    const second = new BrowserStorage('key', browser.tiers, undefined);
+    const second = new BrowserStorage('key', browser.tiers, null);
     assert.deepEqual(await second.loadAll(), []);
     await second.save('this run');
     assert.equal(local.value, 'this run', 'saves skip the place it could not read');
     assert.equal(indexedDb.value, 'saved by the last run', 'not emptied: never read');
     indexedDb.failLoad = false;
-    const third = new BrowserStorage('key', browser.tiers, undefined);
+    const third = new BrowserStorage('key', browser.tiers, null);
     assert.deepEqual(await third.loadAll(), ['saved by the last run', 'this run'], 'both read, for the client to merge');
     await third.save('merged');
     assert.deepEqual([indexedDb.value, local.value], ['merged', null]);
@@ -118,7 +118,7 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
   it('reads every place, so that an emptying that failed only means events sent again', async () => {
     const browser = new FakeBrowser();
     const [indexedDb, local] = browser.place('key');
-    const first = new BrowserStorage('key', browser.tiers, undefined);
+    const first = new BrowserStorage('key', browser.tiers, null);
     await first.loadAll();
     await first.save('A');
     indexedDb.failSave = true;
@@ -126,13 +126,13 @@ describe('BrowserStorage: IndexedDB, then localStorage, then memory', () => {
     await first.save('A B C');
     assert.deepEqual([indexedDb.value, local.value], ['A', 'A B C']);
     indexedDb.failSave = indexedDb.failRemove = false;
-    assert.deepEqual(await new BrowserStorage('key', browser.tiers, undefined).loadAll(), ['A', 'A B C']);
+    assert.deepEqual(await new BrowserStorage('key', browser.tiers, null).loadAll(), ['A', 'A B C']);
   });
 
   it('without IndexedDB, and with a localStorage that is full, the queue goes on in memory', async () => {
     const local = new FakeLocalStorage(10);
     const tiers = (key: string) => [new IndexedDbStorage(key, undefined), new LocalStorageStorage(key, () => local), new MemoryStorage()];
-    const storage = new BrowserStorage('q', tiers, undefined);
+    const storage = new BrowserStorage('q', tiers, null);
     assert.deepEqual(await storage.loadAll(), []);
     await storage.save('short');
     assert.equal(local.getItem('q'), 'short');
