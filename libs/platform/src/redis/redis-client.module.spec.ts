@@ -10,7 +10,7 @@ describe('BullmqConnections', () => {
     assert.ok(!(single.for('command') instanceof Cluster));
     await single.onApplicationShutdown();
 
-    const connections = new BullmqConnections(loadConfig({ NODE_ENV: 'test', REDIS_CLUSTER_NODES: 'h:7000' }));
+    const connections = new BullmqConnections(loadConfig({ NODE_ENV: 'test', REDIS_CLUSTER_NODES: 'h:7000', QUEUE_SHARDS: '3' }));
     const handed = [connections.for('command'), connections.for('worker')];
     assert.ok(handed.every((connection) => connection instanceof Cluster));
     await connections.onApplicationShutdown();

@@ -6,7 +6,8 @@ import { bullmqConnection, closeBullmqConnection, createRedisConnection, describ
 
 // The clients made here are closed before their first attempt to connect can reach anything.
 
-const config = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', ...env }).queue.redis;
+// QUEUE_SHARDS: a Cluster needs the queue sharded (app-config.ts), which does not change how it connects.
+const config = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', QUEUE_SHARDS: '3', ...env }).queue.redis;
 const SENTINEL = {
   REDIS_SENTINELS: 's1:26379,s2:26379',
   REDIS_SENTINEL_MASTER: 'mymaster',
