@@ -2,7 +2,6 @@ export { BufferedEvents, OTHER_SHARDS_MAX_AGE_MS } from './buffered-events';
 export type { Reservation, ReservedBatch } from './buffered-events';
 export { retryWindowMs } from './ingest-queue';
 export { IngestQueueMonitor } from './ingest-queue-monitor';
-export { CLUSTER_SLOTS, crc16, keySlot } from './key-slot';
 export { PipelineMetrics } from './pipeline-metrics';
 export { PipelineModule } from './pipeline.module';
 export { bufferedEventsKey, drainedShards, queueShards, shardTag, unshardedQueue } from './queue-shards';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLUSTER_SLOTS, keySlot } from './key-slot';
+import { CLUSTER_SLOTS, keySlot } from '#platform';
 import { drainedShards, queueShards, shardTag } from './queue-shards';
 
 describe('queue shards', () => {

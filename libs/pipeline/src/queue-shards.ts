@@ -1,6 +1,5 @@
 import { INGEST_QUEUE } from '#contract';
-import type { QueueConfig } from '#platform';
-import { CLUSTER_SLOTS, keySlot } from './key-slot';
+import { CLUSTER_SLOTS, keySlot, type QueueConfig } from '#platform';
 
 /** Redis key (under a shard's prefix) counting the shard's events accepted but not yet written. */
 export const BUFFERED_EVENTS_KEY = 'buffered-events';

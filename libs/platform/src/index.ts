@@ -61,7 +61,8 @@ export {
   type RedisConnection,
 } from './redis/redis-connection';
 export { fastFailRedisOptions, redisOptionsFromUrl, type RedisRole, workerRedisOptions } from './redis/redis-options';
-export { keySlot, waitForReplicas } from './redis/replica-wait';
+export { CLUSTER_SLOTS, crc16, keySlot } from './redis/key-slot';
+export { waitForReplicas } from './redis/replica-wait';
 export { durabilityRisks, type RedisDurability } from './redis/redis-durability';
 export { DeadlineExceeded, valueWithin, withDeadline } from './time/deadline';
 export { parseRfc3339, rfc3339EpochMs } from './time/rfc3339';

@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { keySlot, waitForReplicas } from './replica-wait';
-
-describe('keySlot', () => {
-  it('maps keys to the slots Redis Cluster does (CLUSTER KEYSLOT), by their hash tag when they have one', () => {
-    assert.equal(keySlot('foo'), 12182);
-    assert.equal(keySlot('bar'), 5061);
-    assert.equal(keySlot('123456789'), 0x31c3 % 16384);
-    assert.equal(keySlot('{playsmart}:ingest:abc'), keySlot('playsmart'));
-    assert.equal(keySlot('{user1000}.following'), keySlot('{user1000}.followers'));
-  });
-});
+import { keySlot } from './key-slot';
+import { waitForReplicas } from './replica-wait';
 
 describe('waitForReplicas', () => {
   it('sends WAIT on the connection itself, or in a Cluster on its connection to the primary of the key slot', async () => {

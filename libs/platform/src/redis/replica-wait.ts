@@ -1,24 +1,7 @@
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
+import { keySlot } from './key-slot';
 import type { RedisConnection } from './redis-connection';
-
-/** CRC16/XMODEM, the checksum Redis Cluster maps keys to slots with (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#key-distribution-model). */
-function crc16(bytes: Buffer): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
-/** The Cluster slot of a key: of its hash tag (the first non-empty `{…}`) when it has one. */
-export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
-  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
-  return crc16(Buffer.from(hashed)) % 16384;
-}
 
 /**
  * The connection that wrote `key`: the client itself, or, in a Cluster, its connection to the primary serving the

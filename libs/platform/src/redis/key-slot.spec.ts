@@ -8,6 +8,7 @@ describe('keySlot: the Redis Cluster hash slot', () => {
     assert.equal(crc16('123456789'), 0x31c3);
     assert.equal(keySlot('123456789'), 12739);
     assert.equal(keySlot('foo'), 12182);
+    assert.equal(keySlot('bar'), 5061);
   });
 
   it('hashes only the hash tag when there is a non-empty one', () => {
@@ -15,5 +16,7 @@ describe('keySlot: the Redis Cluster hash slot', () => {
     assert.equal(keySlot('x{foo}y{z}'), keySlot('foo'));
     assert.equal(keySlot('{}foo'), crc16('{}foo') % 16384, 'an empty tag hashes the whole key');
     assert.equal(keySlot('{bar'), crc16('{bar') % 16384);
+    assert.equal(keySlot('{playsmart}:ingest:abc'), keySlot('playsmart'));
+    assert.equal(keySlot('{user1000}.following'), keySlot('{user1000}.followers'));
   });
 });
