@@ -1,37 +1,13 @@
 import assert from 'node:assert/strict';
-import { accessSync, constants, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it, TestContext } from 'node:test';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { BROWSER_TIMEOUT_MS, launchChromium } from './support/chromium';
 import { bootTestApp, eventually, exampleBatch, TestApp, tokenFor } from './support/test-app';
 
-// Swagger UI in a real browser: Debian's Chromium, driven by playwright-core. `npx playwright install` needs the
-// internet, so CI installs the distribution's package instead (.ci/run).
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const TIMEOUT_MS = 30_000;
-
-function assertChromiumInstalled(): void {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${CHROMIUM} not found: test/swagger-ui.e2e-spec.ts drives Debian's Chromium. Install it with ` +
-        '`sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium` (CI does so in .ci/run); ' +
-        '`npx playwright install` is not used.',
-    );
-  }
-}
+// Swagger UI in a real browser: Debian's Chromium, driven by playwright-core (test/support/chromium.ts).
 
 describe('Swagger UI in a real browser', () => {
   let t: TestApp;
@@ -42,12 +18,11 @@ describe('Swagger UI in a real browser', () => {
   let pageErrors: string[];
 
   before(async () => {
-    assertChromiumInstalled();
+    browser = await launchChromium();
     t = await bootTestApp();
     // The browser needs a real socket, not inject().
     await t.app.listen(0, '127.0.0.1');
     baseUrl = await t.app.getUrl();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: TIMEOUT_MS });
   });
   after(async () => {
     await browser?.close();
@@ -57,7 +32,7 @@ describe('Swagger UI in a real browser', () => {
   // A fresh context per test: no cookies, storage or authorization carried over.
   beforeEach(async () => {
     context = await browser.newContext({ baseURL: baseUrl });
-    context.setDefaultTimeout(TIMEOUT_MS);
+    context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
     page = await context.newPage();
     pageErrors = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));

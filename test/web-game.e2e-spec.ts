@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { BROWSER_TIMEOUT_MS, launchChromium } from './support/chromium';
 import { startWebGameServer, WebGameServer } from '../scripts/web-game-server';
 import { freePort, ServiceProcess, startService } from './support/processes';
 import { createTestDatabase, deletePrefix, eventually, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
@@ -15,20 +16,8 @@ import type { ScratchDatabase } from '../support/local-services';
 import { ROOT } from '../support/service-process';
 
 // The example web game (examples/web-game, as `npm run demo` serves it) played in Debian's Chromium, on its own origin
-// with the API on another, so that every request of the client goes through CORS. See test/swagger-ui.e2e-spec.ts for
+// with the API on another, so that every request of the client goes through CORS. See test/support/chromium.ts for
 // why Debian's Chromium and not `npx playwright install`.
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const TIMEOUT_MS = 30_000;
 const GAME_ID = 'com.example.web-game';
 // Nothing leaves the page on its own (flushAt, flushIntervalMs): only at the end of a level, when the page is hidden or
 // closed, and when a reopened page finds a saved queue. The counts below are the client's doing, not a timer's.
@@ -67,18 +56,6 @@ interface WebGame {
 }
 /** The page's global: the functions page.evaluate runs are the page's, not this file's. */
 declare const webGame: WebGame;
-
-function assertChromiumInstalled(): void {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `${CHROMIUM} not found: test/web-game.e2e-spec.ts drives Debian's Chromium. Install it with ` +
-        '`sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium` (CI does so in .ci/run); ' +
-        '`npx playwright install` is not used.',
-    );
-  }
-}
 
 /** The newest modification time of a file under `path`. */
 function newest(path: string): number {
@@ -149,7 +126,7 @@ describe('the example web game in a real browser, on another origin than the API
   let page: Page;
 
   before(async () => {
-    assertChromiumInstalled();
+    browser = await launchChromium();
     buildClient();
     database = await createTestDatabase();
     db = new Pool({ connectionString: database.url, max: 1 });
@@ -165,9 +142,8 @@ describe('the example web game in a real browser, on another origin than the API
     });
     game = await startWebGameServer({ endpoint: service.url, gameId: GAME_ID, userId, token: (sub) => tokenFor(sub), port: gamePort });
     assert.equal(game.url, gameOrigin);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: TIMEOUT_MS });
     context = await browser.newContext({ baseURL: game.url });
-    context.setDefaultTimeout(TIMEOUT_MS);
+    context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
     await context.exposeBinding('__ingestRequest', ({ page: source }, request: Omit<IngestRequest, 'page'>) => {
       requests.push({ ...request, page: pageNumbers.get(source) ?? 0 });
     });
