@@ -17,7 +17,8 @@ import {
   type Storage,
 } from '../packages/client/src/index';
 import { FileStorage } from '../packages/client/src/node/index';
-import { FaultWeights, HttpFaultProxy, ProxiedRequest, seededRandom } from './support/http-fault-proxy';
+import { seededRandom } from '../packages/client/src/testing/fakes';
+import { FaultWeights, HttpFaultProxy, ProxiedRequest } from './support/http-fault-proxy';
 import { ServiceProcess, startService } from './support/processes';
 import { createTestDatabase, deletePrefix, REDIS_URL, TEST_SECRET, tokenFor } from './support/test-app';
 

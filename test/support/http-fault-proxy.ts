@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { seededRandom } from '../../packages/client/src/testing/fakes';
 import { freePort } from '../../support/local-services';
 
 /**
@@ -59,18 +60,6 @@ export interface ProxiedRequest {
   gzipped: boolean;
   /** The event_ids a 400 named. */
   invalidIds: string[];
-}
-
-/** mulberry32: a small seeded generator, so that a seed replays the same schedule of faults. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Table = { faults: [Fault, number][]; total: number };

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KEEPALIVE_EVENT_BYTES, SAVE_DELAY_MS } from './client.js';
 import type { Lifecycle, LifecycleEvent, Storage, WireEvent } from './types.js';
-import { accepted, failure, FakeClock, FakeServer, harness, InspectableStorage, settle, type Reply } from './testing/fakes.js';
+import {
+  accepted,
+  failure,
+  FakeClock,
+  FakeServer,
+  harness,
+  InspectableStorage,
+  seededRandom,
+  settle,
+  type Reply,
+} from './testing/fakes.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -542,7 +552,7 @@ describe('createIngestClient: bounds and guarantees', () => {
   it('makes few requests through a 10-minute outage (503 without Retry-After)', async (t) => {
     const counts: Record<string, number> = {};
     for (const [name, random] of [
-      ['seeded', seeded(42)],
+      ['seeded', seededRandom(42)],
       ['random() always 1', () => 1],
       ['random() always 0', () => 0],
     ] as const) {
@@ -727,15 +737,3 @@ describe('createIngestClient: the app going away, shutdown, compression', () => 
     assert.ok(plain >= 2048 && large.bodyBytes < plain / 3, `${plain} bytes of JSON sent as ${large.bodyBytes}`);
   });
 });
-
-/** A small deterministic generator (mulberry32) standing for Math.random. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -6,6 +6,18 @@ import type { ClientConfig } from '../config.js';
 import { MemoryStorage } from '../memory-storage.js';
 import type { Clock, FetchLike, RequestLike, ResponseLike, WireEvent } from '../types.js';
 
+/** mulberry32: a small seeded generator standing for Math.random, so that a seed replays the same run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Lets every pending promise callback run (each round drains the microtask queue). */
 export async function settle(rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
