@@ -28,6 +28,26 @@ async function setAside(queryRunner: QueryRunner, suffix: string): Promise<strin
   return table;
 }
 
+/** A new `events`, with its primary key `pk_events` (`key`) and its indexes; partitioned when `partitioning` says so. */
+async function createEvents(queryRunner: QueryRunner, key: string, partitioning: string): Promise<void> {
+  await queryRunner.query(`
+    CREATE TABLE "events" (
+      "user_id" text NOT NULL,
+      "event_id" uuid NOT NULL,
+      "game_id" text NOT NULL,
+      "type" text NOT NULL,
+      "custom_event_name" text,
+      "occurred_at" timestamptz NOT NULL,
+      "received_at" timestamptz NOT NULL,
+      "customdata" jsonb,
+      "batch_id" uuid NOT NULL,
+      "written_at" timestamptz NOT NULL DEFAULT now(),
+      "clock_skew_ms" bigint,
+      CONSTRAINT "pk_events" ${key}
+    ) ${partitioning}`);
+  await createIndexes(queryRunner);
+}
+
 async function createIndexes(queryRunner: QueryRunner): Promise<void> {
   await queryRunner.query(`CREATE INDEX "idx_events_game_id_occurred_at" ON "events" ("game_id", "occurred_at")`);
   await queryRunner.query(`CREATE INDEX "idx_events_user_id_occurred_at" ON "events" ("user_id", "occurred_at")`);
@@ -51,22 +71,7 @@ export class PartitionEvents1796033699423 implements MigrationInterface {
     // The copy takes as long as the table is large: not cut short by the pool's statement_timeout (in this transaction only).
     await queryRunner.query(`SET LOCAL statement_timeout = 0`);
     const old = await setAside(queryRunner, 'unpartitioned');
-    await queryRunner.query(`
-      CREATE TABLE "events" (
-        "user_id" text NOT NULL,
-        "event_id" uuid NOT NULL,
-        "game_id" text NOT NULL,
-        "type" text NOT NULL,
-        "custom_event_name" text,
-        "occurred_at" timestamptz NOT NULL,
-        "received_at" timestamptz NOT NULL,
-        "customdata" jsonb,
-        "batch_id" uuid NOT NULL,
-        "written_at" timestamptz NOT NULL DEFAULT now(),
-        "clock_skew_ms" bigint,
-        CONSTRAINT "pk_events" PRIMARY KEY ("user_id", "event_id", "occurred_at")
-      ) PARTITION BY RANGE ("occurred_at")`);
-    await createIndexes(queryRunner);
+    await createEvents(queryRunner, `PRIMARY KEY ("user_id", "event_id", "occurred_at")`, `PARTITION BY RANGE ("occurred_at")`);
     await queryRunner.query(`CREATE TABLE "${DEFAULT_PARTITION}" PARTITION OF "events" DEFAULT`);
     const months = (await queryRunner.query(
       `SELECT date_trunc('month', "occurred_at", 'UTC') AS "start" FROM "${old}"
@@ -89,22 +94,7 @@ export class PartitionEvents1796033699423 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`SET LOCAL statement_timeout = 0`);
     const partitioned = await setAside(queryRunner, 'partitioned');
-    await queryRunner.query(`
-      CREATE TABLE "events" (
-        "user_id" text NOT NULL,
-        "event_id" uuid NOT NULL,
-        "game_id" text NOT NULL,
-        "type" text NOT NULL,
-        "custom_event_name" text,
-        "occurred_at" timestamptz NOT NULL,
-        "received_at" timestamptz NOT NULL,
-        "customdata" jsonb,
-        "batch_id" uuid NOT NULL,
-        "written_at" timestamptz NOT NULL DEFAULT now(),
-        "clock_skew_ms" bigint,
-        CONSTRAINT "pk_events" PRIMARY KEY ("user_id", "event_id")
-      )`);
-    await createIndexes(queryRunner);
+    await createEvents(queryRunner, `PRIMARY KEY ("user_id", "event_id")`, '');
     await queryRunner.query(
       `INSERT INTO "events" (${COLUMNS}) SELECT ${COLUMNS} FROM "${partitioned}" ORDER BY "written_at"
        ON CONFLICT ON CONSTRAINT "pk_events" DO NOTHING`,
