@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventPartitions, PartitionMaintenanceResult, StoreConnection } from '#contract';
 import { AppConfig, describeError, InjectConfig } from '#platform';
+import { DatabaseChore } from './database-chore';
 
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -14,28 +15,22 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 @Injectable()
 export class PartitionMaintenance implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PartitionMaintenance.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly chore: DatabaseChore;
 
   constructor(
     private readonly partitions: EventPartitions,
-    private readonly connection: StoreConnection,
+    connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.chore = new DatabaseChore(connection, MAINTENANCE_INTERVAL_MS, () => this.maintainAndLog());
+  }
 
   onApplicationBootstrap(): void {
-    void this.connection.whenReady().then(() => {
-      if (this.stopped) return;
-      this.maintainInBackground();
-      this.timer = setInterval(() => this.maintainInBackground(), MAINTENANCE_INTERVAL_MS).unref();
-    });
+    this.chore.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.chore.stop();
   }
 
   /** One maintenance, by the configured policy (and `now`, for tests). */
@@ -43,21 +38,17 @@ export class PartitionMaintenance implements OnApplicationBootstrap, BeforeAppli
     return this.partitions.maintain(this.config.events, now);
   }
 
-  private maintainInBackground(): void {
-    this.running ??= this.maintain()
-      .then(
-        ({ created, moved, dropped, expired }) => {
-          if (created.length > 0)
-            this.logger.log(`created partitions ${created.join(', ')} (${moved} events moved from the default partition)`);
-          if (dropped.length > 0 || expired > 0)
-            this.logger.log(
-              `dropped partitions older than ${this.config.events.retentionDays} days: ${dropped.join(', ') || 'none'} (and ${expired} events of the default partition)`,
-            );
-        },
-        (error: unknown) => this.logger.warn(`partition maintenance failed: ${describeError(error)}`),
-      )
-      .finally(() => {
-        this.running = undefined;
-      });
+  private maintainAndLog(): Promise<void> {
+    return this.maintain().then(
+      ({ created, moved, dropped, expired }) => {
+        if (created.length > 0)
+          this.logger.log(`created partitions ${created.join(', ')} (${moved} events moved from the default partition)`);
+        if (dropped.length > 0 || expired > 0)
+          this.logger.log(
+            `dropped partitions older than ${this.config.events.retentionDays} days: ${dropped.join(', ') || 'none'} (and ${expired} events of the default partition)`,
+          );
+      },
+      (error: unknown) => this.logger.warn(`partition maintenance failed: ${describeError(error)}`),
+    );
   }
 }

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { BatchReceiptStore, StoreConnection } from '#contract';
 import { AppConfig, describeError, InjectConfig } from '#platform';
+import { DatabaseChore } from './database-chore';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -12,28 +13,22 @@ const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 @Injectable()
 export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReceiptRetention.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly chore: DatabaseChore;
 
   constructor(
     private readonly receipts: BatchReceiptStore,
-    private readonly connection: StoreConnection,
+    connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.chore = new DatabaseChore(connection, SWEEP_INTERVAL_MS, () => this.sweepAndLog());
+  }
 
   onApplicationBootstrap(): void {
-    void this.connection.whenReady().then(() => {
-      if (this.stopped) return;
-      this.sweepInBackground();
-      this.timer = setInterval(() => this.sweepInBackground(), SWEEP_INTERVAL_MS).unref();
-    });
+    this.chore.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.chore.stop();
   }
 
   /** One sweep, in one statement. Resolves to the number of receipts deleted. */
@@ -41,17 +36,12 @@ export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicati
     return this.receipts.deleteOlderThan(this.config.receipts.retentionSeconds);
   }
 
-  private sweepInBackground(): void {
-    // A sweep still running (a huge backlog) is not joined by another.
-    this.running ??= this.sweep()
-      .then(
-        (deleted) => {
-          if (deleted > 0) this.logger.log(`deleted ${deleted} receipts older than ${this.config.receipts.retentionSeconds} s`);
-        },
-        (error: unknown) => this.logger.warn(`receipt sweep failed: ${describeError(error)}`),
-      )
-      .finally(() => {
-        this.running = undefined;
-      });
+  private sweepAndLog(): Promise<void> {
+    return this.sweep().then(
+      (deleted) => {
+        if (deleted > 0) this.logger.log(`deleted ${deleted} receipts older than ${this.config.receipts.retentionSeconds} s`);
+      },
+      (error: unknown) => this.logger.warn(`receipt sweep failed: ${describeError(error)}`),
+    );
   }
 }
