@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -26,13 +26,24 @@ import {
 
 const ROOT = `${__dirname}/../..`;
 
-/** Runs a compiled entry point the way npm scripts do, with the given environment. */
-function runNode(script: string, args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [script, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    encoding: 'utf8',
-    timeout: 30_000,
+/**
+ * Runs a compiled entry point the way npm scripts do, with the given environment. Not spawnSync: the application
+ * under test runs in this process, and a transaction of its own (the partition maintenance at start locks `events`)
+ * must go on while a command that reads the same tables waits for it.
+ */
+function runNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 },
+      (error, stdout, stderr) =>
+        resolve({ status: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
   });
 }
 
@@ -102,7 +113,7 @@ describe('operations: health, documentation and tooling', () => {
   });
 
   it('npm run token prints a token for the configured secret that the service accepts', async () => {
-    const result = runNode('dist/scripts/token.js', ['device-abc-123'], { JWT_SECRET: TEST_SECRET });
+    const result = await runNode('dist/scripts/token.js', ['device-abc-123'], { JWT_SECRET: TEST_SECRET });
     assert.equal(result.status, 0, result.stderr);
     const token = result.stdout.trim();
     const claims = verify(token, TEST_SECRET) as { sub: string; exp: number };
@@ -111,24 +122,26 @@ describe('operations: health, documentation and tooling', () => {
     assert.equal((await postEvents(t, exampleBatch(), token)).statusCode, 202);
   });
 
-  it('npm run token writes the JWT_TYPE header and refuses a lifetime over JWT_MAX_LIFETIME_SECONDS', () => {
+  it('npm run token writes the JWT_TYPE header and refuses a lifetime over JWT_MAX_LIFETIME_SECONDS', async () => {
     const env = { JWT_SECRET: TEST_SECRET, JWT_TYPE: 'at+jwt', JWT_MAX_LIFETIME_SECONDS: '3600' };
-    const typed = runNode('dist/scripts/token.js', ['device-abc-123', '3600'], env);
+    const typed = await runNode('dist/scripts/token.js', ['device-abc-123', '3600'], env);
     assert.equal(typed.status, 0, typed.stderr);
     assert.equal((decode(typed.stdout.trim(), { complete: true })?.header as { typ?: string }).typ, 'at+jwt');
-    const tooLong = runNode('dist/scripts/token.js', ['device-abc-123', '3601'], env);
+    const tooLong = await runNode('dist/scripts/token.js', ['device-abc-123', '3601'], env);
     assert.equal(tooLong.status, 2);
     assert.match(tooLong.stderr, /JWT_MAX_LIFETIME_SECONDS \(3600\)/);
   });
 
-  it('npm run token writes the game into the JWT_GAME_CLAIM claim', () => {
-    const result = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], {
+  it('npm run token writes the game into the JWT_GAME_CLAIM claim', async () => {
+    const result = await runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], {
       JWT_SECRET: TEST_SECRET,
       JWT_GAME_CLAIM: 'game_id',
     });
     assert.equal(result.status, 0, result.stderr);
     assert.equal((verify(result.stdout.trim(), TEST_SECRET) as { game_id?: string }).game_id, 'com.example.stackblaster');
-    const unbound = runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], { JWT_SECRET: TEST_SECRET });
+    const unbound = await runNode('dist/scripts/token.js', ['device-abc-123', '600', 'com.example.stackblaster'], {
+      JWT_SECRET: TEST_SECRET,
+    });
     assert.equal(unbound.status, 2);
     assert.match(unbound.stderr, /JWT_GAME_CLAIM/);
   });
@@ -142,19 +155,19 @@ describe('operations: health, documentation and tooling', () => {
     assert.equal(statSync(`${ROOT}/dist/.build-stamp`).mtimeMs, stamp, 'nothing was compiled the second time');
   });
 
-  it('refuses to start with a bad variable, naming it', () => {
-    const badPort = runNode('dist/src/main.js', [], { PORT: 'abc' });
+  it('refuses to start with a bad variable, naming it', async () => {
+    const badPort = await runNode('dist/src/main.js', [], { PORT: 'abc' });
     assert.equal(badPort.status, 1);
     assert.match(badPort.stderr, /PORT must be an integer/);
-    const production = runNode('dist/src/main.js', [], { NODE_ENV: 'production' });
+    const production = await runNode('dist/src/main.js', [], { NODE_ENV: 'production' });
     assert.equal(production.status, 1);
     assert.match(production.stderr, /DATABASE_URL is required/);
     assert.match(production.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required/);
   });
 
-  it('fails closed: the published development secret only where NODE_ENV says development, and :prod is production', () => {
+  it('fails closed: the published development secret only where NODE_ENV says development, and :prod is production', async () => {
     // A gateway started by hand with neither NODE_ENV nor a key once accepted tokens signed with the published secret.
-    const bare = runNode('dist/apps/gateway/src/main.js', [], { DATABASE_URL: t.databaseUrl });
+    const bare = await runNode('dist/apps/gateway/src/main.js', [], { DATABASE_URL: t.databaseUrl });
     assert.equal(bare.status, 1);
     assert.match(bare.stderr, /JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URI is required unless NODE_ENV is development or test/);
     for (const role of ['all-in-one', 'gateway', 'worker'] as const) assert.equal(startCommand(role).env.NODE_ENV, 'production', role);
@@ -207,8 +220,8 @@ describe('operations: health, documentation and tooling', () => {
     assert.equal(partitioning[0].definition, 'RANGE (occurred_at)');
   });
 
-  it('the entities and the migrations describe the same schema', () => {
-    const result = runNode(
+  it('the entities and the migrations describe the same schema', async () => {
+    const result = await runNode(
       'node_modules/typeorm/cli.js',
       ['migration:generate', '--check', '-d', 'dist/libs/persistence/src/data-source.js', 'drift'],
       // As the npm script sets it.
@@ -220,7 +233,7 @@ describe('operations: health, documentation and tooling', () => {
   it('npm run migration:run applies the migrations to an empty database', async () => {
     const database = await createTestDatabase();
     try {
-      const result = runNode('node_modules/typeorm/cli.js', ['migration:run', '-d', 'dist/libs/persistence/src/data-source.js'], {
+      const result = await runNode('node_modules/typeorm/cli.js', ['migration:run', '-d', 'dist/libs/persistence/src/data-source.js'], {
         NODE_ENV: 'development',
         DATABASE_URL: database.url,
       });
