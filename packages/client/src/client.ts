@@ -459,7 +459,9 @@ class Client implements IngestClient {
       };
       if (this.sentAt) body.sent_at = new Date(this.clock.now()).toISOString();
       const encoded = await this.encode(JSON.stringify(body), keepalive);
-      if (this.unloadings !== unloadings) return; // taken for an ordinary request: the pump takes it again
+      // Taken for an ordinary request: the pump takes it again. Or shut down meanwhile (getToken and gzip take time): no
+      // request may start once shutdown has aborted the one in flight.
+      if (this.unloadings !== unloadings || this.halted) return;
       let answer: Answer;
       try {
         answer = await this.request('POST', `${this.endpoint}/ingest/events`, token, encoded, keepalive);
