@@ -3,21 +3,16 @@
 // refused (logged, and counted in playsmart_buffered_release_failures_total), or when an operator removed a job by
 // hand. Safe to run at any time: a batch is released at most once, whoever releases it.
 import type { Redis } from 'ioredis';
-import { BufferedEvents, PipelineMetrics, ReservedBatch, ShardQueue } from '#pipeline';
+import { BufferedEvents, ORPHAN_GRACE_MS, PipelineMetrics, releaseOrphanedBatches } from '#pipeline';
 import { createRedisConnection, describeError, loadConfigOrExit, Metrics, withDeadline } from '#platform';
 import { openIngestQueues } from './queue-connection';
-
-// A gateway reserves a batch before it adds its job, and gives up on Redis within 1.5 s (ioredis' own timeout is 2 s):
-// a reservation whose job is still missing after this is not one being queued right now.
-const DEFAULT_GRACE_MS = 5000;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const graceArgument = process.argv.indexOf('--grace-ms');
-  const graceMs = graceArgument === -1 ? DEFAULT_GRACE_MS : Number(process.argv[graceArgument + 1]);
+  const graceMs = graceArgument === -1 ? ORPHAN_GRACE_MS : Number(process.argv[graceArgument + 1]);
   if (!Number.isInteger(graceMs) || graceMs < 0) throw new Error('--grace-ms takes a whole number of milliseconds');
   const { queues, close } = await openIngestQueues(config.queue);
-  const queueOf = new Map(queues.map((shardQueue): [string, ShardQueue] => [shardQueue.shard.counterKey, shardQueue]));
   // Redis has just answered the queue: this connection is ready within moments, or the command fails.
   const redis = createRedisConnection(config.queue.redis, 'command');
   if (redis.status !== 'ready') await withDeadline(new Promise((resolve) => redis.once('ready', resolve)), 5000, 'Redis');
@@ -26,22 +21,7 @@ async function main(): Promise<void> {
   try {
     // BufferedEvents is typed for one server; on a Cluster its reserved() scans every master.
     const buffered = new BufferedEvents(redis as Redis, config, new PipelineMetrics(new Metrics()));
-    const unqueued = async (batches: ReservedBatch[]) => {
-      const missing: ReservedBatch[] = [];
-      for (const batch of batches) {
-        if ((await queueOf.get(batch.shard.counterKey)!.queue.getJob(batch.batchId)) === undefined) missing.push(batch);
-      }
-      return missing;
-    };
-    const all: ReservedBatch[] = [];
-    for await (const batch of buffered.reserved()) all.push(batch);
-    let orphans = await unqueued(all);
-    if (orphans.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, graceMs));
-      orphans = await unqueued(orphans);
-    }
-    let events = 0;
-    for (const orphan of orphans) if (await buffered.release(orphan.shard, orphan.batchId, orphan.events)) events += orphan.events;
+    const released = await releaseOrphanedBatches(buffered, queues, graceMs);
     const reservedBy = new Map<string, number>();
     for await (const batch of buffered.reserved()) {
       reservedBy.set(batch.shard.counterKey, (reservedBy.get(batch.shard.counterKey) ?? 0) + batch.events);
@@ -57,7 +37,7 @@ async function main(): Promise<void> {
       if (counter !== reserved) corrections.push(`INCRBY ${shard.counterKey} ${reserved - counter}`);
     }
     process.stdout.write(
-      `released ${orphans.length} batch(es) no longer queued (${events} events); counter ${counterTotal}, reserved ${reservedTotal}\n`,
+      `released ${released.batches} batch(es) no longer queued (${released.events} events); counter ${counterTotal}, reserved ${reservedTotal}\n`,
     );
     if (corrections.length > 0) {
       // Batches queued by a version before reservations, still waiting or removed by hand, or a manual change.

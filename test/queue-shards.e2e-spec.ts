@@ -191,6 +191,34 @@ describe('a sharded queue (QUEUE_SHARDS=6) on one Redis', { timeout: 120_000 }, 
     assert.deepEqual(await counters(), [0, 0, 0, 0, 0, 0, 0]);
   });
 
+  it('a worker takes back by itself, every BUFFER_RECONCILE_INTERVAL_SECONDS, a batch counted and never queued; never one queued', async () => {
+    const buffered = new BufferedEvents(redis, config, new PipelineMetrics(new Metrics()));
+    // A gateway killed between counting a batch and queueing it, in shard 2; and a batch queued (due in a minute) in shard 5.
+    await buffered.reserve(shards[2], randomUUID(), 7);
+    const queued = randomUUID();
+    await buffered.reserve(shards[5], queued, 3);
+    const body = JSON.stringify(exampleBatch());
+    await queues[5].add(
+      'batch',
+      encodeBatchJob({ batch_id: queued, user_id: 'u', accepted: 3, received_at: new Date().toISOString(), body }),
+      { jobId: queued, delay: 60_000 },
+    );
+    const worker = await bootTestApp({
+      rootModule: WorkerModule,
+      env: { ...env, BUFFER_RECONCILE_INTERVAL_SECONDS: '1' },
+      shared: { databaseUrl: database.url, prefix },
+    });
+    try {
+      // Missing at one run, still missing ORPHAN_GRACE_MS later: released.
+      await eventually(async () => ((await counters())[2] === 0 ? true : undefined), 15_000);
+      assert.deepEqual(await counters(), [0, 0, 0, 0, 0, 3, 0], 'the queued batch stays counted');
+    } finally {
+      await worker.close();
+      await (await queues[5].getJob(queued))?.remove();
+      await buffered.release(shards[5], queued, 3);
+    }
+  });
+
   it('a shard whose node refuses commands is skipped before a 503, and readiness says so', async () => {
     // A Redis whose only user may touch every key of this prefix except shard 2's: its commands fail as they would on a
     // failing node of a cluster.

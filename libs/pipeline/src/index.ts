@@ -8,5 +8,7 @@ export { bufferedEventsKey, drainedShards, queueShards, shardTag, unshardedQueue
 export type { QueueShard } from './queue-shards';
 export { QueueDashboardModule } from './queue-dashboard.module';
 export { ADMIN_LOGIN_FAILURES_PER_MINUTE } from './queue-dashboard';
+export { ORPHAN_GRACE_MS, releaseOrphanedBatches } from './orphaned-batches';
+export type { OrphansReleased } from './orphaned-batches';
 export { openShardQueues } from './shard-queues';
 export type { ShardQueue } from './shard-queues';

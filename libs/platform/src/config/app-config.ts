@@ -100,6 +100,8 @@ export interface QueueConfig {
   workerLockDurationMs: number;
   /** Above this many buffered events the gateway answers 503 instead of accepting more. */
   bufferMaxEvents: number;
+  /** How often a worker releases batches counted as buffered whose job does not exist; 0: never. */
+  bufferReconcileIntervalMs: number;
 }
 
 /** Token buckets held in Redis; a rate of 0 switches that limit off. */
@@ -660,6 +662,7 @@ export function loadConfig(env: Env): AppConfig {
       workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
       workerLockDurationMs: reader.int('WORKER_LOCK_DURATION_MS', 30_000, 1000, 3_600_000),
       bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
+      bufferReconcileIntervalMs: reader.int('BUFFER_RECONCILE_INTERVAL_SECONDS', 60, 0, 86_400) * 1000,
     },
     rateLimit: {
       perSubPerSecond: reader.int('RATE_LIMIT_PER_SUB_PER_SECOND', 20, 0, 1_000_000),

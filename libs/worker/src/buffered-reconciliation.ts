@@ -1,0 +1,48 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BufferedEvents, IngestQueueMonitor, releaseOrphanedBatches } from '#pipeline';
+import { AppConfig, describeError, InjectConfig } from '#platform';
+
+/**
+ * Every BUFFER_RECONCILE_INTERVAL_SECONDS, releases from the buffered counters the batches counted whose job does not
+ * exist (releaseOrphanedBatches), so that a gateway killed between counting a batch and queueing it, or a Redis
+ * failover that kept the count and lost the job, does not leave `buffered` too high until an operator runs
+ * `npm run jobs:reconcile-buffered`. Every worker runs it; a batch is released once whoever finds it. A run still going
+ * is not joined by another, and shutdown waits for it.
+ */
+@Injectable()
+export class BufferedReconciliation implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(BufferedReconciliation.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly buffered: BufferedEvents,
+    private readonly monitor: IngestQueueMonitor,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const intervalMs = this.config.queue.bufferReconcileIntervalMs;
+    if (intervalMs === 0) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.reconcile().finally(() => {
+        this.running = undefined;
+      });
+    }, intervalMs).unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async reconcile(): Promise<void> {
+    try {
+      const { batches, events } = await releaseOrphanedBatches(this.buffered, this.monitor.queues);
+      if (batches > 0) this.logger.warn(`released ${batches} batch(es) counted as buffered but never queued (${events} events)`);
+    } catch (error) {
+      // Redis away: the next run tries again, and readiness already says so.
+      this.logger.debug(`buffered reconciliation failed: ${describeError(error)}`);
+    }
+  }
+}
