@@ -10,62 +10,12 @@ import { queueShards } from '#pipeline';
 import { keySlot } from '#platform';
 import { PrivateRedis, startService } from './support/processes';
 import { makeCertificates, NO_PERSISTENCE, RedisClusterNodes, SentinelGroup } from './support/redis-topologies';
-import { createTestDatabase, eventually, exampleBatch, TEST_SECRET, tokenFor } from './support/test-app';
+import { Answer, sendBatch as send, Traffic, writtenOnce } from './support/batch-traffic';
+import { createTestDatabase, eventually, TEST_SECRET } from './support/test-app';
 
 // The service on Redis Sentinel and on Redis Cluster, each run by this file on free ports, the service built and
 // started as `npm run start:prod` does. Redis runs without persistence (appendonly no), as by default: only
 // REDIS_WAIT_REPLICAS=1 keeps a failover from losing a batch already answered 202 (docs/guarantees.md#redis-failover).
-
-interface Answer {
-  status: number;
-  ms: number;
-  at: number;
-  batchId?: string;
-}
-
-/** One batch; a request that does not answer within 2.5 s is a hang (status 0). */
-async function send(url: string): Promise<Answer> {
-  const started = Date.now();
-  const clock = performance.now();
-  try {
-    const response = await fetch(`${url}/ingest/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor('device-abc-123')}` },
-      body: JSON.stringify(exampleBatch()),
-      signal: AbortSignal.timeout(2500),
-    });
-    const body = (await response.json()) as { batch_id?: string };
-    return { status: response.status, ms: performance.now() - clock, at: started, batchId: body.batch_id };
-  } catch {
-    return { status: 0, ms: performance.now() - clock, at: started };
-  }
-}
-
-/** Batches four at a time (as a gateway sees its clients), every answer kept. */
-class Traffic {
-  readonly answers: Answer[] = [];
-
-  constructor(private readonly url: string) {}
-
-  /** Sends until `done()` says so, or for `timeoutMs`. */
-  async until(done: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done() && Date.now() < deadline) {
-      this.answers.push(...(await Promise.all([0, 1, 2, 3].map(() => send(this.url)))));
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
-async function writtenOnce(db: Pool, batchIds: string[]): Promise<void> {
-  await eventually(async () => {
-    const { rows } = await db.query<{ batch_id: string; count: string }>(
-      'SELECT batch_id, count(*) FROM events WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id',
-      [batchIds],
-    );
-    return rows.length === batchIds.length && rows.every((row) => row.count === '3') ? true : undefined;
-  }, 30_000);
-}
 
 describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -101,7 +51,7 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     );
     try {
       await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
-      const traffic = new Traffic(service.url);
+      const traffic = new Traffic([service.url]);
       const { answers } = traffic;
       await traffic.until(() => answers.length >= 40, 10_000);
       const killedAt = Date.now();
@@ -235,7 +185,7 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     );
     try {
       await eventually(async () => ((await send(service.url)).status === 202 ? true : undefined), 15_000);
-      const traffic = new Traffic(service.url);
+      const traffic = new Traffic([service.url]);
       const { answers } = traffic;
       await traffic.until(() => answers.length >= 40, 10_000);
       const slot = keySlot(prefix);

@@ -55,7 +55,7 @@ interface Server {
 }
 
 /** One command to a server on 127.0.0.1, on a connection of its own. */
-async function ask(server: number | Server, ...command: [string, ...(string | number)[]]): Promise<unknown> {
+export async function ask(server: number | Server, ...command: [string, ...(string | number)[]]): Promise<unknown> {
   const { port, password, ca } = typeof server === 'number' ? { port: server } : server;
   const redis = new Redis({
     port,
