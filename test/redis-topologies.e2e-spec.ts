@@ -176,6 +176,45 @@ describe('Redis Sentinel and Redis Cluster', { timeout: 240_000 }, () => {
     }
   });
 
+  it('Cluster with a password and TLS: REDIS_PASSWORD, REDIS_TLS and REDIS_TLS_CA_FILE reach every node, never logged; a wrong password stays not ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'playsmart-tls-'));
+    const tls = makeCertificates(dir);
+    const cluster = await RedisClusterNodes.start({ password: 'cluster-s3cret', tls });
+    const common = { REDIS_CLUSTER_NODES: cluster.addresses, REDIS_TLS: 'true', REDIS_TLS_CA_FILE: tls.ca, QUEUE_SHARDS: '3' };
+    const good = await startService(
+      'all-in-one',
+      env({ ...common, REDIS_PASSWORD: 'cluster-s3cret', QUEUE_PREFIX: `cluster-${randomUUID().slice(0, 8)}` }),
+    );
+    const wrong = await startService(
+      'gateway',
+      env({ ...common, REDIS_PASSWORD: 'wrong-s3cret', QUEUE_PREFIX: `cluster-${randomUUID().slice(0, 8)}` }),
+    );
+    try {
+      const answers: Answer[] = [];
+      await eventually(async () => {
+        const answer = await send(good.url);
+        return answer.status === 202 ? answers.push(answer) : undefined;
+      }, 15_000);
+      // Round the three shards, one per primary.
+      for (let i = 0; i < 5; i++) answers.push(await send(good.url));
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [202, 202, 202, 202, 202, 202],
+      );
+      await writtenOnce(
+        db,
+        answers.map((answer) => answer.batchId!),
+      );
+      assert.equal((await fetch(`${good.url}/health/ready`)).status, 200);
+      assert.equal((await fetch(`${wrong.url}/health/ready`)).status, 503);
+      for (const service of [good, wrong]) assert.ok(!/s3cret/.test(service.logs), 'no password is logged');
+    } finally {
+      await Promise.all([good.stop(), wrong.stop()]);
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('Cluster: killing the primary of the queue slot gives 503s, never a hang; 202s resume once the promoted replica has a replica again; every 202 is written once', async (t) => {
     const cluster = await RedisClusterNodes.start();
     const prefix = `{cluster-${randomUUID().slice(0, 8)}}`;

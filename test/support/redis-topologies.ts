@@ -202,17 +202,25 @@ export class SentinelGroup {
  * node is failed after 1 s without an answer (cluster-node-timeout; 15 s by default).
  */
 export class RedisClusterNodes {
-  private constructor(readonly nodes: PrivateRedis[]) {}
+  private constructor(
+    readonly nodes: PrivateRedis[],
+    private readonly access: Omit<Server, 'port'>,
+  ) {}
 
-  static async start(): Promise<RedisClusterNodes> {
+  /** With `password`, every node requires it (replicas too); with `tls`, every node speaks TLS only, cluster bus included. */
+  static async start({ password, tls }: { password?: string; tls?: TestCertificates } = {}): Promise<RedisClusterNodes> {
+    const access = { password, ca: tls?.ca };
     const nodes: PrivateRedis[] = [];
     try {
       for (let index = 0; index < 6; index++) {
+        const port = await freePort();
         // The cluster bus port is port + 10000 unless set: a free port of its own, since a free port may be above 55535.
         const bus = await freePort();
         nodes.push(
-          await PrivateRedis.start(undefined, [
+          await PrivateRedis.start(port, [
             ...NO_PERSISTENCE,
+            ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
+            ...(tls === undefined ? [] : [...tlsServerArgs(port, tls), '--tls-cluster', 'yes']),
             '--cluster-enabled',
             'yes',
             '--cluster-port',
@@ -224,25 +232,38 @@ export class RedisClusterNodes {
           ]),
         );
       }
+      const client = [
+        ...(password === undefined ? [] : ['-a', password, '--no-auth-warning']),
+        ...(tls === undefined ? [] : ['--tls', '--cacert', tls.ca]),
+      ];
       const created = spawnSync(
         'redis-cli',
-        ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+        [...client, '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '1', '--cluster-yes'],
         { encoding: 'utf8', timeout: 60_000 },
       );
       if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
       for (const node of nodes) {
-        await waitUntil(async () => /cluster_state:ok/.test(String(await ask(node.port, 'CLUSTER', 'INFO'))), 30_000, 'cluster_state:ok');
+        await waitUntil(
+          async () => /cluster_state:ok/.test(String(await ask({ port: node.port, ...access }, 'CLUSTER', 'INFO'))),
+          30_000,
+          'cluster_state:ok',
+        );
       }
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()));
       throw error;
     }
-    return new RedisClusterNodes(nodes);
+    return new RedisClusterNodes(nodes, access);
+  }
+
+  /** One command to the node on `port`, with the cluster's password and CA. */
+  ask(port: number, ...command: [string, ...(string | number)[]]): Promise<unknown> {
+    return ask({ port, ...this.access }, ...command);
   }
 
   /** The node serving `slot` as a primary now, as `CLUSTER NODES` on a live node says. */
   async primaryOf(slot: number, askPort = this.nodes[0].port): Promise<PrivateRedis> {
-    const lines = String(await ask(askPort, 'CLUSTER', 'NODES'))
+    const lines = String(await this.ask(askPort, 'CLUSTER', 'NODES'))
       .trim()
       .split('\n');
     for (const line of lines) {
