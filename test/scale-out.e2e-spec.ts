@@ -151,7 +151,7 @@ describe(
         await topology.failPrimary(shards[0]);
         const failedOverAt = Date.now();
         await traffic.more(80);
-        await eventually(async () => (answers.slice(-40).every((answer) => answer.status === 202) ? true : undefined), 60_000);
+        await eventually(() => Promise.resolve(answers.slice(-40).every((answer) => answer.status === 202) ? true : undefined), 60_000);
         await traffic.stop();
 
         const unexpected = answers.filter((answer) => answer.status !== 202 && answer.status !== 503 && answer.url !== killedGateway.url);
