@@ -82,26 +82,31 @@ function templates(batch: BenchBatch): RowTemplate[] {
 }
 
 export interface CopyCeilingResult {
+  /** Rows each COPY carried: one batch's (the per-batch ceiling), or many batches' (the bulk ceiling). */
+  rowsPerCopy?: number;
+  /** COPY statements run. */
   batches: number;
   rows: number;
   seconds: number;
   rowsPerSecond: number;
   batchesPerSecond: number;
-  /** Time of one COPY (one batch), client side. */
+  /** Time of one COPY, client side. */
   copyMs: { p50: number; p99: number; max: number };
 }
 
 /**
- * The database ceiling: the same rows as the load test, one `COPY … FROM STDIN` per batch over one connection, into
- * a fresh `events` table built by the service's own migrations (same primary key, indexes and defaults), for
- * `durationSeconds` (at least `minBatches`).
+ * The database ceiling: the same rows as the load test, one `COPY … FROM STDIN` per batch over one connection (or
+ * per `batchesPerCopy` batches: the bulk ceiling), into a fresh `events` table built by the service's own migrations
+ * (same primary key, indexes and defaults), for `durationSeconds` (at least `minBatches` COPYs).
  */
 export async function measureCopyCeiling(options: {
   adminUrl: string;
   batches: readonly BenchBatch[];
   durationSeconds: number;
   minBatches: number;
+  batchesPerCopy?: number;
 }): Promise<CopyCeilingResult> {
+  const batchesPerCopy = options.batchesPerCopy ?? 1;
   const name = `bench_copy_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = new Client({ connectionString: options.adminUrl });
   await admin.connect();
@@ -122,11 +127,15 @@ export async function measureCopyCeiling(options: {
     let rows = 0;
     const started = performance.now();
     const deadline = started + options.durationSeconds * 1000;
-    for (let i = 0; times.length < options.minBatches || performance.now() < deadline; i++) {
-      const batchId = randomUUID();
+    let next = 0;
+    while (times.length < options.minBatches || performance.now() < deadline) {
       const receivedAt = new Date().toISOString();
       let text = '';
-      for (const row of rowsOf[i % rowsOf.length]) text += `${row.head}${randomUUID()}${row.middle}${receivedAt}${row.tail}${batchId}\n`;
+      for (let b = 0; b < batchesPerCopy; b++) {
+        const batchId = randomUUID();
+        for (const row of rowsOf[next++ % rowsOf.length])
+          text += `${row.head}${randomUUID()}${row.middle}${receivedAt}${row.tail}${batchId}\n`;
+      }
       const before = performance.now();
       const copy = client.query(new CopyFrom(COPY_EVENTS, Buffer.from(text, 'utf8')));
       rows += await copy.done;
@@ -136,6 +145,7 @@ export async function measureCopyCeiling(options: {
     const { rows: counted } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
     if (counted[0].n !== rows) throw new Error(`COPY ceiling: ${rows} rows copied but ${counted[0].n} stored`);
     return {
+      rowsPerCopy: rows / times.length,
       batches: times.length,
       rows,
       seconds,

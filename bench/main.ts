@@ -7,11 +7,12 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { measureCopyCeiling } from './copy-ceiling';
+import { CopyCeilingResult, measureCopyCeiling } from './copy-ceiling';
 import { EVENTS_PER_BATCH, makeBatches } from './fixtures';
 import { LoadGenerator, LoadResult } from './load-protocol';
 import {
   bufferedEvents,
+  closeSink,
   describeEndToEnd,
   describeLoad,
   drain,
@@ -34,6 +35,10 @@ import { round } from './stats';
 import { measureUnitCosts, UnitCostHost, UnitCostResult } from './unit-costs';
 
 const LIGHT_CONNECTIONS = 2;
+/** Rows per statement of the bulk COPY ceiling: the physical limit a writer grouping batches chases. */
+const BULK_COPY_ROWS = 5000;
+/** The burst: this long of the full load, then nothing. */
+const BURST_SECONDS = 10;
 const SEED = 20260422;
 
 class Bench implements UnitCostHost {
@@ -84,8 +89,9 @@ class Bench implements UnitCostHost {
   }
 
   /**
-   * End to end. First the full load (closed loop) for half the time: what the service writes while it accepts all it
-   * can (the buffer grows when accepting outruns writing). Then the sustained run, for the whole time, at an offered
+   * End to end. First a burst: the full load (closed loop) for BURST_SECONDS, then nothing: what the service writes
+   * while it accepts all it can (the buffer grows when accepting outruns writing), its peak buffer and how fast the
+   * backlog drains once the load stops. Then the sustained run, for the whole time, at an offered
    * rate: 90 % of the rate at which the backlog drained once the load stopped; while the buffer grows at the rate
    * offered, again at 90 % of the rate written meanwhile (three tries at most). The result is a rate the service is
    * shown to sustain, not necessarily the most it can.
@@ -93,11 +99,11 @@ class Bench implements UnitCostHost {
   async endToEnd(stage: string, url: string, sink: Sink & { db: Pool }): Promise<{ fullLoad: EndToEnd; sustained: EndToEnd }> {
     const { options } = this;
     const run = this.runner(url);
-    const probeSeconds = options.smoke ? options.e2eSeconds : Math.max(10, Math.round(options.e2eSeconds / 2));
-    const fullLoad = await endToEnd(run, options.connections, probeSeconds, sink, options.drainTimeoutSeconds);
+    const burstSeconds = options.smoke ? options.e2eSeconds : BURST_SECONDS;
+    const fullLoad = await endToEnd(run, options.connections, burstSeconds, sink, options.drainTimeoutSeconds);
     // Under the full load a buffer that reaches BUFFER_MAX_EVENTS answers 503 buffer_full: back-pressure, as designed.
     if (fullLoad.load.accepted === 0) this.problems.push(`${stage} end to end (full load): no request was accepted`);
-    this.log(describeEndToEnd(`${stage} end to end, full load`, fullLoad));
+    this.log(describeEndToEnd(`${stage} end to end, burst of the full load`, fullLoad));
     const rateFor = (rowsPerSecond: number) => Math.max(1, Math.floor((0.9 * rowsPerSecond) / EVENTS_PER_BATCH));
     const sustainedAt = async (rate: number) => {
       const e2e = await endToEnd(run, options.connections, options.e2eSeconds, sink, options.drainTimeoutSeconds, rate);
@@ -164,8 +170,8 @@ class Bench implements UnitCostHost {
   }
 
   sink(prefix: string, db?: Pool): Sink {
-    const sink = sinkFor(this.redis, this.options.redisUrl, prefix, db);
-    this.defer(() => sink.queue.close());
+    const sink = sinkFor(this.redis, this.options.redisUrl, prefix, Number(this.options.env.QUEUE_SHARDS ?? 1), db);
+    this.defer(() => closeSink(sink));
     return sink;
   }
 
@@ -246,10 +252,21 @@ class Bench implements UnitCostHost {
       durationSeconds: options.copySeconds,
       minBatches: options.smoke ? 5 : 50,
     });
-    this.log(
-      `COPY ceiling: ${Math.round(copy.rowsPerSecond).toLocaleString('en-US')} rows/s (${copy.batches} COPYs, p50 ${round(copy.copyMs.p50, 1)} ms, p99 ${round(copy.copyMs.p99, 1)} ms)`,
-    );
-    return { http: { sweep: steps, peak }, copy };
+    const describe = (name: string, result: CopyCeilingResult) =>
+      this.log(
+        `${name}: ${Math.round(result.rowsPerSecond).toLocaleString('en-US')} rows/s (${result.batches} COPYs of ${result.rowsPerCopy} rows, ` +
+          `p50 ${round(result.copyMs.p50, 1)} ms, p99 ${round(result.copyMs.p99, 1)} ms)`,
+      );
+    describe('COPY ceiling, a batch per COPY', copy);
+    const bulkCopy = await measureCopyCeiling({
+      adminUrl: options.adminUrl,
+      batches,
+      durationSeconds: options.copySeconds,
+      minBatches: options.smoke ? 2 : 10,
+      batchesPerCopy: BULK_COPY_ROWS / EVENTS_PER_BATCH,
+    });
+    describe('COPY ceiling, bulk', bulkCopy);
+    return { http: { sweep: steps, peak }, copy, bulkCopy };
   }
 
   /** The all-in-one process (or a --url target): light load, sweep, full load and the end-to-end run. */

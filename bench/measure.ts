@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { INGEST_QUEUE } from '#contract';
-import { bufferedEventsKey } from '#pipeline';
+import { queueShards } from '#pipeline';
 import { EVENTS_PER_BATCH } from './fixtures';
 import type { LoadResult } from './load-protocol';
 import { round, slope } from './stats';
@@ -20,33 +20,50 @@ export function describeEndToEnd(name: string, e2e: EndToEnd): string {
   );
 }
 
-/** A stack's queue (its BullMQ prefix), the buffered-events counter beside it, and the database its worker writes to. */
+/**
+ * A stack's queues (one per shard of its QUEUE_PREFIX and QUEUE_SHARDS), the buffered-events counters beside them,
+ * and the database its worker writes to.
+ */
 export interface Sink {
   redis: Redis;
   prefix: string;
-  queue: Queue;
+  counterKeys: string[];
+  queues: Queue[];
   /** Undefined when the target's database is unknown (--url without --database-url). */
   db?: Pool;
 }
 
-export function sinkFor(redis: Redis, redisUrl: string, prefix: string, db?: Pool): Sink {
+export function sinkFor(redis: Redis, redisUrl: string, prefix: string, shards: number, db?: Pool): Sink {
   const url = new URL(redisUrl);
-  const queue = new Queue(INGEST_QUEUE, {
+  const connection = { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) };
+  const queueShardsOf = queueShards({ prefix, shards });
+  return {
+    redis,
     prefix,
-    connection: { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) },
-  });
-  return { redis, prefix, queue, db };
+    counterKeys: queueShardsOf.map((shard) => shard.counterKey),
+    queues: queueShardsOf.map((shard) => new Queue(INGEST_QUEUE, { prefix: shard.prefix, connection })),
+    db,
+  };
 }
 
-/** The service's own count of events accepted and not yet written (what a 202 reports as buffered). */
+export async function closeSink(sink: Sink): Promise<void> {
+  await Promise.all(sink.queues.map((queue) => queue.close()));
+}
+
+/** The service's own count of events accepted and not yet written (what a 202 reports as buffered), every shard's. */
 export async function bufferedEvents(sink: Sink): Promise<number> {
-  return Number((await sink.redis.get(bufferedEventsKey(sink.prefix))) ?? 0);
+  const counts = await sink.redis.mget(...sink.counterKeys);
+  return counts.reduce((sum, count) => sum + Number(count ?? 0), 0);
 }
 
-/** Jobs not written yet: waiting, active, delayed (a retry) or prioritized. */
+/** Jobs not written yet, in every shard: waiting, active, delayed (a retry) or prioritized. */
 export async function pendingJobs(sink: Sink): Promise<number> {
-  const counts = await sink.queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-  return Object.values(counts).reduce((sum, count) => sum + count, 0);
+  let pending = 0;
+  for (const queue of sink.queues) {
+    const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+    pending += Object.values(counts).reduce((sum, count) => sum + count, 0);
+  }
+  return pending;
 }
 
 /**

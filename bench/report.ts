@@ -29,12 +29,16 @@ function sweepTable(rows: Array<{ name: string; result: LoadResult }>, ceiling: 
   return lines.join('\n');
 }
 
-function endToEndLines(name: string, e2e: EndToEnd, copyRowsPerSecond: number | undefined): string[] {
+function endToEndLines(name: string, e2e: EndToEnd, ceilings: BenchResult['ceilings']): string[] {
   const load = e2e.load.overallRate === undefined ? 'full load' : `${e2e.load.overallRate} req/s`;
+  const backlog =
+    e2e.backlogWrittenPerSecond === undefined
+      ? ''
+      : ` After the load, the backlog was written at ${fmt(e2e.backlogWrittenPerSecond)} rows/s.`;
   return [
     `- **${name}**, ${load} over ${e2e.load.connections} connections for ${e2e.loadSeconds} s: accepted ${fmt(e2e.load.eventsPerSecond)} events/s ` +
-      `(p99 ${e2e.load.latencyMs.p99} ms; ${codes(e2e.load)}); written **${fmt(e2e.writtenPerSecond)} rows/s sustained = ` +
-      `${ratio(e2e.writtenPerSecond, copyRowsPerSecond)} × COPY ceiling**.`,
+      `(p99 ${e2e.load.latencyMs.p99} ms; ${codes(e2e.load)}); written **${fmt(e2e.writtenPerSecond)} rows/s while loaded = ` +
+      `${ratio(e2e.writtenPerSecond, ceilings.copy?.rowsPerSecond)} × COPY ceiling** (${ratio(e2e.writtenPerSecond, ceilings.bulkCopy?.rowsPerSecond)} × bulk COPY).${backlog}`,
     `  Accept-to-written lag p50 ${fmt(e2e.lag.p50Ms)} ms, p99 ${fmt(e2e.lag.p99Ms)} ms, max ${fmt(e2e.lag.maxMs)} ms ` +
       `(${fmt(e2e.lag.batches)} batches). Buffer: max ${fmt(e2e.buffer.maxEvents)} events, growth over the second half ` +
       `${fmt(e2e.buffer.growthPerSecond)} events/s (${round(e2e.buffer.growthShare * 100, 1)} % of the accept rate: ` +
@@ -47,6 +51,7 @@ function endToEndLines(name: string, e2e: EndToEnd, copyRowsPerSecond: number | 
 export function toMarkdown(result: BenchResult, chartFile: string, levers?: string): string {
   const http = result.ceilings.http?.peak;
   const copy = result.ceilings.copy;
+  const bulk = result.ceilings.bulkCopy;
   const { machine, config } = result;
   const out: string[] = [
     `# Benchmark: ${result.mode === 'smoke' ? 'smoke run (timings meaningless)' : 'results'}`,
@@ -76,6 +81,10 @@ export function toMarkdown(result: BenchResult, chartFile: string, levers?: stri
       ? '- COPY ceiling: not measured.'
       : `- COPY ceiling (one \`COPY … FROM STDIN\` per ${config.eventsPerBatch}-row batch, one connection): **${fmt(copy.rowsPerSecond)} rows/s** ` +
         `(${fmt(copy.batches)} batches in ${round(copy.seconds, 1)} s; one COPY p50 ${round(copy.copyMs.p50, 1)} ms, p99 ${round(copy.copyMs.p99, 1)} ms).`,
+    bulk === undefined
+      ? '- Bulk COPY ceiling: not measured.'
+      : `- Bulk COPY ceiling (one \`COPY … FROM STDIN\` per ${fmt(bulk.rowsPerCopy ?? 0)} rows, one connection): **${fmt(bulk.rowsPerSecond)} rows/s** ` +
+        `(${fmt(bulk.batches)} COPYs in ${round(bulk.seconds, 1)} s; one COPY p50 ${round(bulk.copyMs.p50, 1)} ms).`,
     '',
     '## Accept path',
     '',
@@ -101,11 +110,11 @@ export function toMarkdown(result: BenchResult, chartFile: string, levers?: stri
     );
   }
   if (result.allInOne?.e2eFullLoad !== undefined)
-    out.push(...endToEndLines('All-in-one, full load', result.allInOne.e2eFullLoad, copy?.rowsPerSecond));
-  if (result.allInOne?.e2e !== undefined) out.push(...endToEndLines('All-in-one, sustained', result.allInOne.e2e, copy?.rowsPerSecond));
+    out.push(...endToEndLines('All-in-one, burst of the full load', result.allInOne.e2eFullLoad, result.ceilings));
+  if (result.allInOne?.e2e !== undefined) out.push(...endToEndLines('All-in-one, sustained', result.allInOne.e2e, result.ceilings));
   if (result.split !== undefined) {
-    out.push(...endToEndLines('Gateway + worker processes, full load', result.split.e2eFullLoad, copy?.rowsPerSecond));
-    out.push(...endToEndLines('Gateway + worker processes, sustained', result.split.e2e, copy?.rowsPerSecond));
+    out.push(...endToEndLines('Gateway + worker processes, burst of the full load', result.split.e2eFullLoad, result.ceilings));
+    out.push(...endToEndLines('Gateway + worker processes, sustained', result.split.e2e, result.ceilings));
   }
   if (result.allInOne?.e2e === undefined && result.split === undefined) out.push('- Not measured.');
 
@@ -195,7 +204,7 @@ export function toSvg(result: BenchResult): string {
       refs:
         result.ceilings.http === undefined
           ? []
-          : [{ value: result.ceilings.http.peak.eventsPerSecond * 0.1, label: 'target: 0.10 × HTTP ceiling' }],
+          : [{ value: result.ceilings.http.peak.eventsPerSecond * 0.15, label: 'target: 0.15 × HTTP ceiling' }],
     },
     {
       title: 'p99 latency, ms',

@@ -12,7 +12,7 @@ import { freePort } from '../support/local-services';
 import { exited, type Role, type ServiceProcess } from '../support/service-process';
 import { LoadGenerator, type LoadResult } from './load-protocol';
 import type { BenchResult } from './result';
-import { drain, type Log, pendingJobs, type Sink, sinkFor } from './measure';
+import { closeSink, drain, type Log, pendingJobs, type Sink, sinkFor } from './measure';
 import { cpuSecondsOf, sleep } from './stack';
 import { round } from './stats';
 
@@ -331,8 +331,8 @@ export async function measureUnitCosts(
   ] as const) {
     const stack = await host.freshStack(`units_${gateways}x${workers}`, redis.client);
     const env = host.serviceEnv(stack.databaseUrl, stack.prefix, { REDIS_URL: redis.url });
-    const sink: Sink = sinkFor(redis.client, redis.url, stack.prefix, stack.db);
-    host.defer(() => sink.queue.close());
+    const sink: Sink = sinkFor(redis.client, redis.url, stack.prefix, Number(env.QUEUE_SHARDS ?? 1), stack.db);
+    host.defer(() => closeSink(sink));
     const gatewayProcesses: ServiceProcess[] = [];
     for (let i = 0; i < gateways; i++) gatewayProcesses.push(await host.startService('gateway', env));
 
