@@ -40,6 +40,30 @@ function endOfString(bytes: Uint8Array, buffer: Buffer, start: number): number {
  * through.
  */
 export function firstTooDeep(text: Buffer, maxDepth: number): string | undefined {
+  // Most bodies are well within the limit: counted without a frame per container (a batch has hundreds), and only a
+  // body that goes past it is walked again to spell out where.
+  return deeperThan(text, maxDepth) ? pathOfFirstTooDeep(text, maxDepth) : undefined;
+}
+
+/** Whether a container of `bytes` is nested deeper than `maxDepth`, counted as firstTooDeep counts. */
+function deeperThan(bytes: Buffer, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte === QUOTE) {
+      const end = endOfString(bytes, bytes, i);
+      if (end === -1) return false;
+      i = end - 1;
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      if (++depth > maxDepth) return true;
+    } else if ((byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) && depth > 0) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function pathOfFirstTooDeep(text: Buffer, maxDepth: number): string | undefined {
   const bytes = text;
   const stack: Frame[] = [];
   let member = false;
