@@ -91,8 +91,12 @@ describe('what the Redis in use can lose', () => {
       assert.deepEqual(report.current()?.risks, []);
       assert.match(await metrics.registry.metrics(), /^playsmart_redis_loss_risks 0$/m);
       settings.appendonly = 'no';
-      await report.read();
+      // A Cluster's failover: the promoted replica joins the client's pool, and is read without being asked.
+      redis.emit('+node');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(report.current()?.risks.length, 1);
       assert.equal(warnings.length, 2, 'a risk that comes back is said again');
+      assert.match(await metrics.registry.metrics(), /^playsmart_redis_loss_risks 1$/m);
     });
   });
 });

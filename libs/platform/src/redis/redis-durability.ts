@@ -63,7 +63,8 @@ export function durabilityRisks(settings: RedisDurability): string[] {
 const READ_TIMEOUT_MS = 2000;
 
 /**
- * Says what the Redis in use can lose: read at each (re)connection, since a failover may bring other settings; one
+ * Says what the Redis in use can lose: read at each (re)connection and each node a Cluster adds, since a failover
+ * may bring other settings; one
  * warning line when the risks change, `playsmart_redis_settings` and `playsmart_redis_loss_risks` for dashboards, and
  * the readiness answer's `redis` detail. The service keeps running either way: development and CI use such a Redis.
  * Provided by RedisClientModule, for its client.
@@ -95,6 +96,8 @@ export class RedisDurabilityReport implements OnModuleInit {
 
   onModuleInit(): void {
     this.redis.on('ready', () => void this.read());
+    // A Cluster stays ready through a failover: the promoted replica joins its pool as a new node, with its own settings.
+    this.redis.on('+node', () => void this.read());
     if (this.redis.status === 'ready') void this.read();
   }
 
