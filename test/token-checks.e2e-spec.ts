@@ -25,6 +25,25 @@ describe('RFC 8725 token checks', () => {
     });
   });
 
+  describe('a token verified a moment ago (its verification is remembered for the next batches)', () => {
+    let t: TestApp;
+    before(async () => {
+      t = await bootTestApp({ env: { JWT_CLOCK_TOLERANCE_SECONDS: '0' } });
+    });
+    after(async () => {
+      await t.close();
+    });
+
+    it('is refused as soon as it expires, as one never seen before would be', async () => {
+      const token = tokenFor('device-abc-123', { expiresIn: 2 });
+      const { exp } = decode(token) as { exp: number };
+      assert.deepEqual(await postOutcome(t, token), [202, undefined]);
+      assert.deepEqual(await postOutcome(t, token), [202, undefined]);
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+      assert.deepEqual(await postOutcome(t, token), [401, 'token_expired']);
+    });
+  });
+
   describe('JWT_TYPE=at+jwt and JWT_MAX_LIFETIME_SECONDS=3600', () => {
     let t: TestApp;
     before(async () => {
