@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { EventStore } from '#contract';
 import { PipelineModule } from '#pipeline';
+import { BatchCoalescer, WRITE_GROUP_LIMITS } from './batch.coalescer';
 import { BatchProcessor } from './batch.processor';
 import { BatchWorker } from './batch.worker';
 import { PartitionMaintenance } from './partition-maintenance';
@@ -12,6 +14,12 @@ import { ReceiptRetention } from './receipt-retention';
  */
 @Module({
   imports: [PipelineModule],
-  providers: [BatchProcessor, BatchWorker, ReceiptRetention, PartitionMaintenance],
+  providers: [
+    { provide: BatchCoalescer, useFactory: (store: EventStore) => new BatchCoalescer(store, WRITE_GROUP_LIMITS), inject: [EventStore] },
+    BatchProcessor,
+    BatchWorker,
+    ReceiptRetention,
+    PartitionMaintenance,
+  ],
 })
 export class BatchWorkerModule {}
