@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import { EventStore } from '#contract';
 import { PipelineModule } from '#pipeline';
+import { APP_CONFIG, AppConfig } from '#platform';
 import { BatchCoalescer, WRITE_GROUP_LIMITS } from './batch.coalescer';
 import { BatchProcessor } from './batch.processor';
-import { BatchWorker } from './batch.worker';
+import { BatchWorker, workerSlots } from './batch.worker';
 import { PartitionMaintenance } from './partition-maintenance';
 import { ReceiptRetention } from './receipt-retention';
 
@@ -15,7 +16,14 @@ import { ReceiptRetention } from './receipt-retention';
 @Module({
   imports: [PipelineModule],
   providers: [
-    { provide: BatchCoalescer, useFactory: (store: EventStore) => new BatchCoalescer(store, WRITE_GROUP_LIMITS), inject: [EventStore] },
+    {
+      provide: BatchCoalescer,
+      useFactory: (store: EventStore, config: AppConfig) => {
+        const maxBatches = workerSlots(config.queue).reduce((sum, { concurrency }) => sum + concurrency, 0);
+        return new BatchCoalescer(store, { ...WRITE_GROUP_LIMITS, maxBatches });
+      },
+      inject: [EventStore, APP_CONFIG],
+    },
     BatchProcessor,
     BatchWorker,
     ReceiptRetention,

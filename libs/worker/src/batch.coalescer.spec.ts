@@ -41,6 +41,20 @@ function storeOf(options: { refused?: ReadonlySet<IngestBatch>; unavailable?: bo
   return { store, statements };
 }
 
+/** A store whose statements each wait for their `commits[i]()`, then write every event. */
+function heldStoreOf() {
+  const statements: IngestBatch[][] = [];
+  const commits: Array<() => void> = [];
+  const store: EventStore = {
+    insertBatches: (batches) => {
+      statements.push([...batches]);
+      return new Promise((resolve) => commits.push(() => resolve(batches.map((batch) => batch.events.length))));
+    },
+    describeFailure: () => undefined,
+  };
+  return { store, statements, commits };
+}
+
 /** Lets the promise callbacks pending run (setImmediate is not among the mocked timers). */
 const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -52,7 +66,7 @@ describe('BatchCoalescer: groups', () => {
   it('writes the batches that arrive within the wait in one statement, each answered with its own rows', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const batches = [batchOf(3), batchOf(1), batchOf(2)];
     const writes = batches.map((batch) => coalescer.write(batch));
     t.mock.timers.tick(4);
@@ -65,16 +79,45 @@ describe('BatchCoalescer: groups', () => {
   it('writes a group as soon as it holds maxRows events, without waiting', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const batches = [batchOf(2), batchOf(3)];
     assert.deepEqual(await Promise.all(batches.map((batch) => coalescer.write(batch))), [2, 3]);
     assert.deepEqual(statements, [batches]);
   });
 
+  it('writes a group at once when it holds every job the process takes at a time (none other can come)', async (t) => {
+    withMockTimers(t);
+    const { store, statements } = storeOf();
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 3, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const batches = [batchOf(2), batchOf(3), batchOf(1)];
+    assert.deepEqual(await Promise.all(batches.map((batch) => coalescer.write(batch))), [2, 3, 1]);
+    assert.deepEqual(statements, [batches]);
+  });
+
+  it('counts the jobs whose group is being written among those that cannot come', async (t) => {
+    withMockTimers(t);
+    const { store, statements, commits } = heldStoreOf();
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 3, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const batches = [batchOf(1), batchOf(1), batchOf(1), batchOf(1)];
+    const writes = batches.slice(0, 2).map((batch) => coalescer.write(batch));
+    t.mock.timers.tick(5);
+    assert.deepEqual(statements, [batches.slice(0, 2)]);
+    writes.push(coalescer.write(batches[2]));
+    assert.deepEqual(statements, [batches.slice(0, 2), [batches[2]]], 'with two jobs in a statement, a third is the last');
+    commits[0]();
+    await settled();
+    writes.push(coalescer.write(batches[3]));
+    assert.equal(statements.length, 2, 'two may come again: the fourth waits');
+    t.mock.timers.tick(5);
+    commits[1]();
+    commits[2]();
+    assert.deepEqual(await Promise.all(writes), [1, 1, 1, 1]);
+  });
+
   it('a batch that would take the group past maxRows starts the next group', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const batches = [batchOf(2), batchOf(2), batchOf(2), batchOf(1)];
     const writes = batches.map((batch) => coalescer.write(batch));
     assert.deepEqual(statements, [batches.slice(0, 2)]);
@@ -86,7 +129,7 @@ describe('BatchCoalescer: groups', () => {
   it('a batch larger than maxRows is written alone', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 5, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const batches = [batchOf(1), batchOf(8)];
     assert.deepEqual(await Promise.all(batches.map((batch) => coalescer.write(batch))), [1, 8]);
     assert.deepEqual(statements, [[batches[0]], [batches[1]]]);
@@ -95,7 +138,7 @@ describe('BatchCoalescer: groups', () => {
   it('never puts one batch_id twice in a group: the second delivery starts the next group', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const first = batchOf(2);
     const again = batchOf(2, first.batch_id);
     const other = batchOf(1);
@@ -108,7 +151,7 @@ describe('BatchCoalescer: groups', () => {
   it('a timer of a group written early does not cut the next group short', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 4, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 4, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const full = [batchOf(2), batchOf(2)];
     const writes = full.map((batch) => coalescer.write(batch));
     t.mock.timers.tick(3);
@@ -125,16 +168,8 @@ describe('BatchCoalescer: groups', () => {
 describe('BatchCoalescer: groups in flight', () => {
   it('while maxGroupsInFlight groups are being written, the next one keeps growing up to maxRows', async (t) => {
     withMockTimers(t);
-    const statements: IngestBatch[][] = [];
-    const commits: Array<() => void> = [];
-    const store: EventStore = {
-      insertBatches: (batches) => {
-        statements.push([...batches]);
-        return new Promise((resolve) => commits.push(() => resolve(batches.map((batch) => batch.events.length))));
-      },
-      describeFailure: () => undefined,
-    };
-    const coalescer = new BatchCoalescer(store, { maxRows: 4, maxWaitMs: 5, maxGroupsInFlight: 1 });
+    const { store, statements, commits } = heldStoreOf();
+    const coalescer = new BatchCoalescer(store, { maxRows: 4, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 1 });
     const batches = [batchOf(1), batchOf(1), batchOf(1), batchOf(1), batchOf(1), batchOf(3), batchOf(2)];
     const writes = [coalescer.write(batches[0])];
     t.mock.timers.tick(5);
@@ -164,7 +199,7 @@ describe('BatchCoalescer: failures', () => {
     withMockTimers(t);
     const bad = batchOf(2);
     const { store, statements } = storeOf({ refused: new Set([bad]) });
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const batches = [batchOf(1), bad, batchOf(3)];
     const writes = batches.map((batch) => coalescer.write(batch));
     t.mock.timers.tick(5);
@@ -180,7 +215,7 @@ describe('BatchCoalescer: failures', () => {
     withMockTimers(t);
     const bad = batchOf(2);
     const { store, statements } = storeOf({ refused: new Set([bad]) });
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const write = coalescer.write(bad);
     t.mock.timers.tick(5);
     await assert.rejects(write, { code: '22003' });
@@ -190,7 +225,7 @@ describe('BatchCoalescer: failures', () => {
   it('a store out of reach fails every batch of the group with StoreUnavailable, without writing them one by one', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf({ unavailable: true });
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 100, maxWaitMs: 5, maxGroupsInFlight: 2 });
     const writes = [batchOf(1), batchOf(2), batchOf(3)].map((batch) => coalescer.write(batch));
     t.mock.timers.tick(5);
     for (const result of await Promise.allSettled(writes)) {

@@ -1,11 +1,13 @@
 import { EventStore, IngestBatch, StoreUnavailable } from '#contract';
 
 /**
- * When a group is written: once it holds `maxRows` events, or `maxWaitMs` after its first batch arrived, and then only
- * while fewer than `maxGroupsInFlight` groups are being written (until then it keeps growing up to `maxRows`).
+ * When a group is written: once it holds `maxRows` events, or every job the process takes at a time (`maxBatches`:
+ * no other can come), or `maxWaitMs` after its first batch arrived; and then only while fewer than `maxGroupsInFlight`
+ * groups are being written (until then it keeps growing up to `maxRows`).
  */
 export interface WriteGroupLimits {
   maxRows: number;
+  maxBatches: number;
   maxWaitMs: number;
   maxGroupsInFlight: number;
 }
@@ -15,7 +17,7 @@ export interface WriteGroupLimits {
  * (bench/levers.md): PostgreSQL takes a group of 2,000 to 5,000 rows about 40 % faster per row than one batch. Two
  * groups in flight keep PostgreSQL busy while the next group is prepared; more would only wait for a pool connection.
  */
-export const WRITE_GROUP_LIMITS: WriteGroupLimits = { maxRows: 4000, maxWaitMs: 5, maxGroupsInFlight: 2 };
+export const WRITE_GROUP_LIMITS: Omit<WriteGroupLimits, 'maxBatches'> = { maxRows: 4000, maxWaitMs: 5, maxGroupsInFlight: 2 };
 
 interface Waiting {
   batch: IngestBatch;
@@ -42,6 +44,8 @@ export class BatchCoalescer {
   /** Groups closed to batches, waiting for one in flight to be done. */
   private readonly closed: Waiting[][] = [];
   private inFlight = 0;
+  /** The batches of the closed groups and of those being written. */
+  private closedOrInFlight = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -60,7 +64,7 @@ export class BatchCoalescer {
       }
       this.group.push({ batch, resolve, reject });
       this.rows += rows;
-      if (this.rows >= this.limits.maxRows) this.close();
+      if (this.rows >= this.limits.maxRows || this.group.length + this.closedOrInFlight >= this.limits.maxBatches) this.close();
       else if (!this.due) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
@@ -77,6 +81,7 @@ export class BatchCoalescer {
     this.timer = undefined;
     this.due = false;
     this.closed.push(this.group);
+    this.closedOrInFlight += this.group.length;
     this.group = [];
     this.rows = 0;
   }
@@ -89,6 +94,7 @@ export class BatchCoalescer {
       this.inFlight++;
       void writeGroup(this.store, group).finally(() => {
         this.inFlight--;
+        this.closedOrInFlight -= group.length;
         this.startWrites();
       });
     }

@@ -46,7 +46,7 @@ function processorWith(write: (batch: IngestBatch) => Promise<number>, release: 
   } as unknown as BufferedEvents;
   return {
     processor: new BatchProcessor(
-      new BatchCoalescer(store, { maxRows: 1, maxWaitMs: 0, maxGroupsInFlight: 1 }),
+      new BatchCoalescer(store, { maxRows: 1, maxBatches: 1, maxWaitMs: 0, maxGroupsInFlight: 1 }),
       buffered,
       new PipelineMetrics(new Metrics()),
     ),
