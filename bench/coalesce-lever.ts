@@ -1,11 +1,26 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Client } from 'pg';
-import { decodeBatchJob, encodeBatchJob, EVENT_COLUMNS as COLUMN_TABLE, IngestBatch } from '#contract';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { createDatabase, deletePrefix, freePort } from '../support/local-services';
+import { exited, ROOT, startCommand } from '../support/service-process';
+import {
+  decodeBatchJob,
+  encodeBatchJob,
+  EVENT_COLUMNS as COLUMN_TABLE,
+  INGEST_BATCH_JOB,
+  INGEST_QUEUE,
+  IngestBatch,
+  IngestBatchJobData,
+} from '#contract';
 import { insertBatchesParameters, insertBatchesStatement } from '#persistence';
 import { copyText, CopyFrom, measureCopyCeiling, withBenchDatabase } from './copy-ceiling';
-import { makeBatches } from './fixtures';
+import { BenchBatch, makeBatches } from './fixtures';
+import { cpuSecondsOf, sleep } from './stack';
 import { round } from './stats';
 
 /**
@@ -16,6 +31,12 @@ import { round } from './stats';
  * own; the rounds rotate the order of the variants (the machine is noisy) and the report gives medians.
  *
  *   tsc -p tsconfig.bench.json && node dist/bench/coalesce-lever.js [--rounds 5] [--rows 100000]
+ *
+ * With --drain, the worker itself: a backlog of jobs queued before a worker process (apps/worker, started as
+ * `npm run start:worker:prod` does) starts, and the rate at which it writes them, for each WORKER_CONCURRENCY of
+ * --concurrency, in this tree and in the built tree of --before (another checkout, e.g. the commit before the lever).
+ *
+ *   node dist/bench/coalesce-lever.js --drain --before ../before --concurrency 4,32 [--rounds 3] [--rows 200000]
  */
 
 type Write = (client: Client, batches: readonly IngestBatch[]) => Promise<number[]>;
@@ -131,20 +152,23 @@ const VARIANTS: readonly Variant[] = [
   { name: '(c) COPY + INSERT … SELECT, 25 batches (5,000 rows)', group: 25, write: copyWrite() },
 ];
 
-/** The batches a worker would decode from its jobs: the benchmark's fixtures with fresh batch ids. */
-function decodedBatches(count: number): IngestBatch[] {
-  const fixtures = makeBatches({ users: 50, seed: 7 });
-  return Array.from({ length: count }, (_, i) => {
-    const body = fixtures[i % fixtures.length];
-    const job = encodeBatchJob({
-      batch_id: randomUUID(),
-      user_id: body.user_id,
-      accepted: body.events.length,
-      received_at: new Date().toISOString(),
-      body: JSON.stringify(body),
-    });
-    return decodeBatchJob(job);
+const FIXTURES = makeBatches({ users: 50, seed: 7 });
+
+/** The job the gateway would queue for the i-th fixture, with a fresh batch id. */
+function jobOf(i: number): IngestBatchJobData {
+  const body = FIXTURES[i % FIXTURES.length];
+  return encodeBatchJob({
+    batch_id: randomUUID(),
+    user_id: body.user_id,
+    accepted: body.events.length,
+    received_at: new Date().toISOString(),
+    body: JSON.stringify(body),
   });
+}
+
+/** The batches a worker would decode from its jobs. */
+function decodedBatches(count: number): IngestBatch[] {
+  return Array.from({ length: count }, (_, i) => decodeBatchJob(jobOf(i)));
 }
 
 interface Sample {
@@ -181,28 +205,179 @@ const median = (values: readonly number[]) => {
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The per-batch (200 rows a COPY) and bulk (5,000 rows a COPY) ceilings of a round, `rows` rows each. */
+async function ceilings(adminUrl: string, rows: number, round_: number): Promise<{ copyPerBatch: number; copyBulk: number }> {
+  const ceiling = async (batches: BenchBatch[], size: number) =>
+    (await measureCopyCeiling({ adminUrl, batches, durationSeconds: 0.001, minBatches: Math.ceil(rows / size) })).rowsPerSecond;
+  const copyPerBatch = await ceiling(FIXTURES, 200);
+  const copyBulk = await ceiling(makeBatches({ users: 4, seed: 7, eventsPerBatch: 5000 }), 5000);
+  print(
+    `round ${round_ + 1}: COPY ceilings ${Math.round(copyPerBatch)} rows/s (200 rows a COPY), ${Math.round(copyBulk)} (5,000 rows a COPY)`,
+  );
+  return { copyPerBatch, copyBulk };
+}
+
+interface DrainSample {
+  rowsPerSecond: number;
+  /** The worker process's CPU per 1,000 rows while it drained, ms. */
+  workerCpuMs: number;
+  batchesPerStatement: number;
+}
+
+/**
+ * Queues `batches` jobs (the benchmark's fixtures) in a fresh prefix, starts the worker of the built tree `root` on a
+ * fresh database, and times its writing from 10 % of the rows stored to all of them (its start-up left out).
+ */
+async function measureDrain(options: {
+  adminUrl: string;
+  redisUrl: string;
+  root: string;
+  concurrency: number;
+  batches: number;
+}): Promise<DrainSample> {
+  const database = await createDatabase(options.adminUrl, 'bench_drain');
+  const prefix = `bench-drain-${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(options.redisUrl);
+  const queue = new Queue(INGEST_QUEUE, { connection: redis, prefix });
+  const db = new Client({ connectionString: database.url });
+  let worker: ReturnType<typeof spawn> | undefined;
+  try {
+    const rows = options.batches * 200;
+    for (let i = 0; i < options.batches; i += 100) {
+      await queue.addBulk(
+        Array.from({ length: Math.min(100, options.batches - i) }, (_, j) => {
+          const data = jobOf(i + j);
+          return { name: INGEST_BATCH_JOB, data, opts: { jobId: data.batch_id, removeOnComplete: true } };
+        }),
+      );
+    }
+    const { env, nodeArgs, entry } = startCommand('worker');
+    worker = spawn(process.execPath, [...nodeArgs, entry], {
+      cwd: options.root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...env,
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(await freePort()),
+        OPS_PORT: String(await freePort()),
+        DATABASE_URL: database.url,
+        REDIS_URL: options.redisUrl,
+        QUEUE_PREFIX: prefix,
+        JWT_SECRET: randomUUID() + randomUUID(),
+        WORKER_CONCURRENCY: String(options.concurrency),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await db.connect();
+    const count = async () => {
+      const result = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events').catch(() => undefined);
+      return result?.rows[0].n ?? 0;
+    };
+    let from: { at: number; rows: number; cpu: number } | undefined;
+    const deadline = performance.now() + 300_000;
+    for (;;) {
+      const stored = await count();
+      if (from === undefined && stored >= rows / 10) from = { at: performance.now(), rows: stored, cpu: cpuSecondsOf(worker.pid ?? 0) };
+      if (stored >= rows) break;
+      if (performance.now() > deadline || worker.exitCode !== null) throw new Error(`worker drain: ${stored} of ${rows} rows stored`);
+      await sleep(20);
+    }
+    const seconds = (performance.now() - from!.at) / 1000;
+    const cpu = cpuSecondsOf(worker.pid ?? 0) - from!.cpu;
+    // A statement's rows share their written_at (now(): its transaction's start).
+    const [{ statements }] = (await db.query<{ statements: number }>('SELECT count(DISTINCT written_at)::int AS statements FROM events'))
+      .rows;
+    return {
+      rowsPerSecond: (rows - from!.rows) / seconds,
+      workerCpuMs: (cpu * 1000) / ((rows - from!.rows) / 1000),
+      batchesPerStatement: options.batches / statements,
+    };
+  } finally {
+    if (worker !== undefined) {
+      worker.kill('SIGTERM');
+      await exited(worker);
+    }
+    await db.end().catch(() => undefined);
+    await queue.close();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    await database.drop();
+  }
+}
+
+async function drainRounds(options: {
+  adminUrl: string;
+  redisUrl: string;
+  before?: string;
+  concurrency: number[];
+  rounds: number;
+  rows: number;
+}) {
+  const trees = [
+    { name: 'this tree', root: ROOT },
+    ...(options.before === undefined ? [] : [{ name: 'before', root: resolve(options.before) }]),
+  ];
+  const configs = trees.flatMap((tree) =>
+    options.concurrency.map((concurrency) => ({ ...tree, concurrency, label: `${tree.name}, WORKER_CONCURRENCY=${concurrency}` })),
+  );
+  const samples = new Map<string, DrainSample[]>();
+  const ratios = new Map<string, Array<{ perBatch: number; bulk: number }>>();
+  for (let round_ = 0; round_ < options.rounds; round_++) {
+    const { copyPerBatch, copyBulk } = await ceilings(options.adminUrl, options.rows, round_);
+    for (const config of configs.map((_, i) => configs[(i + round_) % configs.length])) {
+      const sample = await measureDrain({
+        ...options,
+        root: config.root,
+        concurrency: config.concurrency,
+        batches: Math.ceil(options.rows / 200),
+      });
+      samples.set(config.label, [...(samples.get(config.label) ?? []), sample]);
+      ratios.set(config.label, [
+        ...(ratios.get(config.label) ?? []),
+        { perBatch: sample.rowsPerSecond / copyPerBatch, bulk: sample.rowsPerSecond / copyBulk },
+      ]);
+      print(
+        `  ${config.label}: ${Math.round(sample.rowsPerSecond)} rows/s, worker CPU ${round(sample.workerCpuMs, 2)} ms per 1,000 rows, ${round(sample.batchesPerStatement, 1)} batches per statement`,
+      );
+    }
+  }
+  print(`\nmedians of ${options.rounds} rounds, a backlog of ${options.rows} rows drained by one worker process:`);
+  print('| worker | rows/s | × per-batch COPY | × 5,000-row COPY | worker CPU ms per 1,000 rows | batches per statement |');
+  print('| --- | --- | --- | --- | --- | --- |');
+  for (const { label } of configs) {
+    const list = samples.get(label) ?? [];
+    const r = ratios.get(label) ?? [];
+    print(
+      `| ${label} | ${Math.round(median(list.map((s) => s.rowsPerSecond)))} | ${round(median(r.map((x) => x.perBatch)), 2)} | ${round(median(r.map((x) => x.bulk)), 2)} | ${round(median(list.map((s) => s.workerCpuMs)), 2)} | ${round(median(list.map((s) => s.batchesPerStatement)), 1)} |`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '5' },
       rows: { type: 'string', default: '100000' },
       'admin-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+      drain: { type: 'boolean', default: false },
+      before: { type: 'string' },
+      concurrency: { type: 'string', default: '4,32' },
     },
   });
   const rounds = Number(values.rounds);
   const rows = Number(values.rows);
   const adminUrl = values['admin-url'];
-  const perBatch = makeBatches({ users: 50, seed: 7 });
-  const bulk = makeBatches({ users: 4, seed: 7, eventsPerBatch: 5000 });
+  if (values.drain) {
+    const concurrency = values.concurrency.split(',').map(Number);
+    await drainRounds({ adminUrl, redisUrl: values['redis-url'], before: values.before, concurrency, rounds, rows });
+    return;
+  }
   const samples = new Map<string, Array<Sample & { perBatch: number; bulk: number }>>();
   for (let round_ = 0; round_ < rounds; round_++) {
-    const ceiling = async (batches: typeof perBatch, size: number) =>
-      (await measureCopyCeiling({ adminUrl, batches, durationSeconds: 0.001, minBatches: Math.ceil(rows / size) })).rowsPerSecond;
-    const copyPerBatch = await ceiling(perBatch, 200);
-    const copyBulk = await ceiling(bulk, 5000);
-    print(
-      `round ${round_ + 1}: COPY ceilings ${Math.round(copyPerBatch)} rows/s (200 rows a COPY), ${Math.round(copyBulk)} (5,000 rows a COPY)`,
-    );
+    const { copyPerBatch, copyBulk } = await ceilings(adminUrl, rows, round_);
     // Each round starts at another variant, so that no variant always runs first or last.
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round_) % VARIANTS.length]);
     for (const variant of order) {
