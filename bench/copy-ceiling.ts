@@ -18,17 +18,18 @@ interface CopyConnection {
  * without the dependency. pg calls these handlers while this object is its active query.
  */
 export class CopyFrom implements Submittable {
-  private error: Error | undefined;
   private rowCount = 0;
   readonly done: Promise<number>;
-  private settle!: (error: Error | undefined, rows: number) => void;
+  private resolve!: (rows: number) => void;
+  private reject!: (error: Error) => void;
 
   constructor(
     private readonly text: string,
     private readonly payload: Buffer,
   ) {
     this.done = new Promise((resolve, reject) => {
-      this.settle = (error, rows) => (error === undefined ? resolve(rows) : reject(error));
+      this.resolve = resolve;
+      this.reject = reject;
     });
   }
 
@@ -46,12 +47,13 @@ export class CopyFrom implements Submittable {
     this.rowCount = Number(/^COPY (\d+)/.exec(message.text)?.[1] ?? 0);
   }
 
+  // pg drops a query that failed at once: no ReadyForQuery reaches it.
   handleError(error: Error): void {
-    this.error = error;
+    this.reject(error);
   }
 
   handleReadyForQuery(): void {
-    this.settle(this.error, this.rowCount);
+    this.resolve(this.rowCount);
   }
 }
 
