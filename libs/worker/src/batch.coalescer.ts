@@ -14,8 +14,8 @@ export interface WriteGroupLimits {
 
 /**
  * About 20 batches of 200 events, and a wait far below a job's other delays. Measured with bench/coalesce-lever.ts
- * (bench/levers.md): PostgreSQL takes a group of 2,000 to 5,000 rows about 40 % faster per row than one batch. Two
- * groups in flight keep PostgreSQL busy while the next group is prepared; more would only wait for a pool connection.
+ * (bench/levers.md): PostgreSQL takes a group of 2,000 to 5,000 rows a third faster per row than one batch. With two
+ * groups in flight, one is written while the jobs of the other complete and the next ones are fetched.
  */
 export const WRITE_GROUP_LIMITS: Omit<WriteGroupLimits, 'maxBatches'> = { maxRows: 4000, maxWaitMs: 5, maxGroupsInFlight: 2 };
 
