@@ -88,30 +88,35 @@ describe('BatchCoalescer: groups', () => {
   it('writes a group at once when it holds every job the process takes at a time (none other can come)', async (t) => {
     withMockTimers(t);
     const { store, statements } = storeOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 3, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 3, maxWaitMs: 5, maxGroupsInFlight: 1 });
     const batches = [batchOf(2), batchOf(3), batchOf(1)];
     assert.deepEqual(await Promise.all(batches.map((batch) => coalescer.write(batch))), [2, 3, 1]);
     assert.deepEqual(statements, [batches]);
   });
 
-  it('counts the jobs whose group is being written among those that cannot come', async (t) => {
+  it('a group goes out once it holds its share of the jobs, or every job not already being written', async (t) => {
     withMockTimers(t);
     const { store, statements, commits } = heldStoreOf();
-    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 3, maxWaitMs: 5, maxGroupsInFlight: 2 });
-    const batches = [batchOf(1), batchOf(1), batchOf(1), batchOf(1)];
-    const writes = batches.slice(0, 2).map((batch) => coalescer.write(batch));
-    t.mock.timers.tick(5);
-    assert.deepEqual(statements, [batches.slice(0, 2)]);
-    writes.push(coalescer.write(batches[2]));
-    assert.deepEqual(statements, [batches.slice(0, 2), [batches[2]]], 'with two jobs in a statement, a third is the last');
+    // Five jobs at a time over two groups in flight: a share is three.
+    const coalescer = new BatchCoalescer(store, { maxRows: 1000, maxBatches: 5, maxWaitMs: 5, maxGroupsInFlight: 2 });
+    const batches = Array.from({ length: 6 }, () => batchOf(1));
+    const writes = batches.slice(0, 3).map((batch) => coalescer.write(batch));
+    assert.deepEqual(statements, [batches.slice(0, 3)], 'a share');
+    writes.push(...batches.slice(3, 5).map((batch) => coalescer.write(batch)));
+    assert.deepEqual(
+      statements,
+      [batches.slice(0, 3), batches.slice(3, 5)],
+      'the two others: with three being written, none else can come',
+    );
     commits[0]();
     await settled();
-    writes.push(coalescer.write(batches[3]));
-    assert.equal(statements.length, 2, 'two may come again: the fourth waits');
+    writes.push(coalescer.write(batches[5]));
+    assert.equal(statements.length, 2, 'three may come again: the sixth waits');
     t.mock.timers.tick(5);
+    assert.deepEqual(statements[2], [batches[5]]);
     commits[1]();
     commits[2]();
-    assert.deepEqual(await Promise.all(writes), [1, 1, 1, 1]);
+    assert.deepEqual(await Promise.all(writes), [1, 1, 1, 1, 1, 1]);
   });
 
   it('a batch that would take the group past maxRows starts the next group', async (t) => {

@@ -1,9 +1,10 @@
 import { EventStore, IngestBatch, StoreUnavailable } from '#contract';
 
 /**
- * When a group is written: once it holds `maxRows` events, or every job the process takes at a time (`maxBatches`:
- * no other can come), or `maxWaitMs` after its first batch arrived; and then only while fewer than `maxGroupsInFlight`
- * groups are being written (until then it keeps growing up to `maxRows`).
+ * When a group is written: once it holds `maxRows` events, or its share of the jobs the process takes at a time
+ * (`maxBatches` / `maxGroupsInFlight`), or every one of them that is not already being written (no other can come), or
+ * `maxWaitMs` after its first batch arrived; and then only while fewer than `maxGroupsInFlight` groups are being
+ * written (until then it keeps growing up to `maxRows`).
  */
 export interface WriteGroupLimits {
   maxRows: number;
@@ -47,10 +48,15 @@ export class BatchCoalescer {
   /** The batches of the closed groups and of those being written. */
   private closedOrInFlight = 0;
 
+  /** A group's share of the jobs the process takes at a time: the groups in flight split them. */
+  private readonly share: number;
+
   constructor(
     private readonly store: EventStore,
     private readonly limits: WriteGroupLimits,
-  ) {}
+  ) {
+    this.share = Math.ceil(limits.maxBatches / limits.maxGroupsInFlight);
+  }
 
   /** Resolves to the number of the batch's events inserted, once they and its receipt are committed. */
   write(batch: IngestBatch): Promise<number> {
@@ -64,8 +70,13 @@ export class BatchCoalescer {
       }
       this.group.push({ batch, resolve, reject });
       this.rows += rows;
-      if (this.rows >= this.limits.maxRows || this.group.length + this.closedOrInFlight >= this.limits.maxBatches) this.close();
-      else if (!this.due) {
+      if (
+        this.rows >= this.limits.maxRows ||
+        this.group.length >= this.share ||
+        this.group.length + this.closedOrInFlight >= this.limits.maxBatches
+      ) {
+        this.close();
+      } else if (!this.due) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.due = true;

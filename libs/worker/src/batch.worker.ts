@@ -12,6 +12,17 @@ const PAUSE_MIN_MS = 500;
 const PAUSE_MAX_MS = 4000;
 
 /**
+ * The queues a worker process consumes, each with how many of its jobs it takes at a time: WORKER_CONCURRENCY split
+ * over the shards (at least one each), one for the unsharded queue beside shards.
+ */
+export function workerSlots(queue: AppConfig['queue']): Array<{ shard: QueueShard; concurrency: number }> {
+  const shards = drainedShards(queue);
+  const produced = shards.filter((shard) => shard.index >= 0).length;
+  const perShard = Math.max(1, Math.ceil(queue.workerConcurrency / produced));
+  return shards.map((shard) => ({ shard, concurrency: shard.index < 0 && produced > 1 ? 1 : perShard }));
+}
+
+/**
  * Runs a BullMQ worker per shard of the ingest queue (and one for the unsharded queue when there are several shards:
  * it drains what a gateway of the version before shards, or before QUEUE_SHARDS was raised, queued there), once the
  * database is connected and migrated. They are created here rather than through @Processor so that their connections
@@ -27,17 +38,6 @@ const PAUSE_MAX_MS = 4000;
  * jobs at once as it did unsharded; the unsharded queue of a sharded deployment gets one. The jobs' batches are written
  * together, in groups (BatchCoalescer, one for all the shards).
  */
-/**
- * The queues a worker process consumes, each with how many of its jobs it takes at a time: WORKER_CONCURRENCY split
- * over the shards (at least one each), one for the unsharded queue beside shards.
- */
-export function workerSlots(queue: AppConfig['queue']): Array<{ shard: QueueShard; concurrency: number }> {
-  const shards = drainedShards(queue);
-  const produced = shards.filter((shard) => shard.index >= 0).length;
-  const perShard = Math.max(1, Math.ceil(queue.workerConcurrency / produced));
-  return shards.map((shard) => ({ shard, concurrency: shard.index < 0 && produced > 1 ? 1 : perShard }));
-}
-
 @Injectable()
 export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BatchWorker.name);

@@ -657,7 +657,7 @@ export function loadConfig(env: Env): AppConfig {
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
-      workerConcurrency: reader.int('WORKER_CONCURRENCY', 64, 1, 256),
+      workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
       workerLockDurationMs: reader.int('WORKER_LOCK_DURATION_MS', 30_000, 1000, 3_600_000),
       bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
     },
