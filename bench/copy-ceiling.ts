@@ -18,17 +18,18 @@ interface CopyConnection {
  * without the dependency. pg calls these handlers while this object is its active query.
  */
 export class CopyFrom implements Submittable {
-  private error: Error | undefined;
   private rowCount = 0;
   readonly done: Promise<number>;
-  private settle!: (error: Error | undefined, rows: number) => void;
+  private resolve!: (rows: number) => void;
+  private reject!: (error: Error) => void;
 
   constructor(
     private readonly text: string,
     private readonly payload: Buffer,
   ) {
     this.done = new Promise((resolve, reject) => {
-      this.settle = (error, rows) => (error === undefined ? resolve(rows) : reject(error));
+      this.resolve = resolve;
+      this.reject = reject;
     });
   }
 
@@ -46,19 +47,20 @@ export class CopyFrom implements Submittable {
     this.rowCount = Number(/^COPY (\d+)/.exec(message.text)?.[1] ?? 0);
   }
 
+  // pg drops a query that failed at once: no ReadyForQuery reaches it.
   handleError(error: Error): void {
-    this.error = error;
+    this.reject(error);
   }
 
   handleReadyForQuery(): void {
-    this.settle(this.error, this.rowCount);
+    this.resolve(this.rowCount);
   }
 }
 
-const COPY_EVENTS = `COPY "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id") FROM STDIN`;
+export const COPY_EVENTS = `COPY "events" ("user_id", "event_id", "game_id", "type", "custom_event_name", "occurred_at", "received_at", "customdata", "batch_id") FROM STDIN`;
 
 /** COPY's text format: backslash, tab, newline and carriage return are escaped; `\N` is NULL. */
-function copyText(value: string | null): string {
+export function copyText(value: string | null): string {
   if (value === null) return '\\N';
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
@@ -90,8 +92,35 @@ export interface CopyCeilingResult {
   seconds: number;
   rowsPerSecond: number;
   batchesPerSecond: number;
-  /** Time of one COPY, client side. */
+  /** Time of one COPY (one batch), client side. */
   copyMs: { p50: number; p99: number; max: number };
+}
+
+/**
+ * Runs `use` with a client of a database of its own (`<prefix>_<random>`), built by the service's own migrations (same
+ * tables, primary keys, indexes and defaults as the service writes to), dropped afterwards.
+ */
+export async function withBenchDatabase<T>(adminUrl: string, prefix: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const client = new Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    // TypeORM's QueryRunner.query resolves to the rows (the partition migration iterates them), not to pg's result.
+    const runner = {
+      query: async (sql: string, parameters?: unknown[]): Promise<unknown[]> => (await client.query(sql, parameters)).rows as unknown[],
+    } as unknown as QueryRunner;
+    for (const Migration of MIGRATIONS) await new Migration().up(runner);
+    return await use(client);
+  } finally {
+    await client.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
 }
 
 /**
@@ -107,21 +136,7 @@ export async function measureCopyCeiling(options: {
   batchesPerCopy?: number;
 }): Promise<CopyCeilingResult> {
   const batchesPerCopy = options.batchesPerCopy ?? 1;
-  const name = `bench_copy_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new Client({ connectionString: options.adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(options.adminUrl);
-  url.pathname = `/${name}`;
-  const client = new Client({ connectionString: url.toString() });
-  try {
-    await client.connect();
-    // TypeORM's QueryRunner.query resolves to the rows (the partition migration iterates them), not to pg's result.
-    const runner = {
-      query: async (sql: string, parameters?: unknown[]): Promise<unknown[]> => (await client.query(sql, parameters)).rows as unknown[],
-    } as unknown as QueryRunner;
-    for (const Migration of MIGRATIONS) await new Migration().up(runner);
-
+  return withBenchDatabase(options.adminUrl, 'bench_copy', async (client) => {
     const rowsOf = options.batches.map(templates);
     const times: number[] = [];
     let rows = 0;
@@ -153,9 +168,5 @@ export async function measureCopyCeiling(options: {
       batchesPerSecond: times.length / seconds,
       copyMs: { p50: percentile(times, 0.5), p99: percentile(times, 0.99), max: Math.max(...times) },
     };
-  } finally {
-    await client.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
-  }
+  });
 }

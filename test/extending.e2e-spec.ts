@@ -8,7 +8,7 @@ import { Type } from 'class-transformer';
 import { IsString, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import { AcceptedEvent, decodeBatchJob, encodeBatchJob, EVENT_COLUMNS, EventColumns, SameKeys } from '#contract';
 import { IngestBatchDto, IngestEventDto } from '#ingest';
-import { insertBatchParameters, insertBatchStatement } from '#persistence';
+import { insertBatchesParameters, insertBatchesStatement } from '#persistence';
 import { ApiError, buildOpenApiDocument, DtoValidationPipe } from '#platform';
 import { AppModule } from '../src/app.module';
 import { addPricedEventType, PRICED_TYPE } from '../support/test-event-type';
@@ -97,8 +97,9 @@ describe('adding a field to the event (docs/extending.md)', { timeout: 60_000 },
     );
 
     const columns = Object.values(EXTENDED_COLUMNS);
-    const [{ inserted }] = (await t.db.query<{ inserted: number }>(insertBatchStatement(columns), insertBatchParameters(batch, columns)))
-      .rows;
+    const [{ inserted }] = (
+      await t.db.query<{ inserted: number }>(insertBatchesStatement(columns), insertBatchesParameters([batch], columns))
+    ).rows;
     assert.equal(inserted, body.events.length);
     const { rows } = await t.db.query<{ type: string; test_level_id: string | null }>(
       'SELECT type, test_level_id FROM events WHERE user_id = $1 ORDER BY occurred_at',

@@ -8,12 +8,13 @@ export class StoreUnavailable extends Error {
 /** The port the worker writes batches through. */
 export abstract class EventStore {
   /**
-   * Writes a batch's events and its receipt (table `batches`) in one statement, so a batch is never stored without
-   * its receipt nor the other way round. Events and receipts already stored are skipped: a redelivered job or a
-   * client's retried batch is harmless. Resolves to the number of new event rows; rejects with StoreUnavailable when
-   * the store cannot be reached, and with the store's own error when it refused the write.
+   * Writes batches' events and their receipts (table `batches`) in one statement, so a batch is never stored without
+   * its receipt nor the other way round, and the batches of a call commit together or not at all. Events and receipts
+   * already stored are skipped: a redelivered job or a client's retried batch is harmless. The batches have distinct
+   * batch_ids. Resolves to the number of new event rows of each batch, in order; rejects with StoreUnavailable when
+   * the store cannot be reached, and with the store's own error when it refused the write (of any of the batches).
    */
-  abstract insertBatch(batch: IngestBatch): Promise<number>;
+  abstract insertBatches(batches: readonly IngestBatch[]): Promise<number[]>;
 
   /**
    * What a log line may say about a write the store refused, without the values it refused (which can quote player

@@ -3,4 +3,4 @@ export { EmbeddedDatabase } from './embedded-database';
 export { initializeAndMigrate } from './migration-runner';
 export { MIGRATIONS } from './migrations';
 export { PersistenceModule } from './persistence.module';
-export { insertBatchParameters, insertBatchStatement } from './typeorm-event.store';
+export { insertBatchesParameters, insertBatchesStatement } from './typeorm-event.store';

@@ -23,7 +23,7 @@ describe('TypeOrmEventStore: a failed write', () => {
   it('a database out of reach is reported as StoreUnavailable, which the worker waits out without spending attempts', async () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     await assert.rejects(
-      storeFailingWith(refused).insertBatch(batch),
+      storeFailingWith(refused).insertBatches([batch]),
       (error) => error instanceof StoreUnavailable && error.cause === refused,
     );
   });
@@ -35,7 +35,7 @@ describe('TypeOrmEventStore: a failed write', () => {
       column: 'type',
     });
     const store = storeFailingWith(refused);
-    await assert.rejects(store.insertBatch(batch), (error) => error === refused);
+    await assert.rejects(store.insertBatches([batch]), (error) => error === refused);
     assert.equal(store.describeFailure(refused), 'SQLSTATE 23502 (table events, column type)');
   });
 });

@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import { EventStore, IngestBatch, IngestBatchJobData } from '#contract';
 import { BufferedEvents, PipelineMetrics, queueShards } from '#pipeline';
 import { Metrics } from '#platform';
+import { BatchCoalescer } from './batch.coalescer';
 import { BatchProcessor } from './batch.processor';
 
 // The processor's steps, with fakes in place of PostgreSQL and Redis: write, then release the batch from the buffered
@@ -30,9 +31,9 @@ function processorWith(write: (batch: IngestBatch) => Promise<number>, release: 
   const steps: string[] = [];
   const releases: Array<[string, number, boolean, string]> = [];
   const store: EventStore = {
-    insertBatch: async (batch) => {
+    insertBatches: async ([batch]) => {
       steps.push('write');
-      return write(batch);
+      return [await write(batch)];
     },
     describeFailure: () => undefined,
   };
@@ -43,7 +44,15 @@ function processorWith(write: (batch: IngestBatch) => Promise<number>, release: 
       return release();
     },
   } as unknown as BufferedEvents;
-  return { processor: new BatchProcessor(store, buffered, new PipelineMetrics(new Metrics())), steps, releases };
+  return {
+    processor: new BatchProcessor(
+      new BatchCoalescer(store, { maxRows: 1, maxBatches: 1, maxWaitMs: 0, maxGroupsInFlight: 1 }),
+      buffered,
+      new PipelineMetrics(new Metrics()),
+    ),
+    steps,
+    releases,
+  };
 }
 
 describe('BatchProcessor: write, then release once', () => {

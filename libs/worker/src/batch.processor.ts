@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
-import { BatchJobFormatError, decodeBatchJob, EventStore, IngestBatch, IngestBatchJobData } from '#contract';
+import { BatchJobFormatError, decodeBatchJob, IngestBatch, IngestBatchJobData } from '#contract';
 import { BufferedEvents, PipelineMetrics, QueueShard } from '#pipeline';
+import { BatchCoalescer } from './batch.coalescer';
 
 /**
- * Writes one queued batch, then releases its events from the buffered counter: once per batch however often the job
- * is delivered (BufferedEvents). Errors propagate so that BullMQ retries the job with backoff and keeps it once its
+ * Writes one queued batch (in a group with the batches of other jobs: BatchCoalescer), then, once it is committed,
+ * releases its events from the buffered counter: once per batch however often the job is delivered (BufferedEvents). Errors propagate so that BullMQ retries the job with backoff and keeps it once its
  * attempts are spent; nothing here swallows a failure. A release that fails fails the job too: its retry finds the
  * rows stored (a no-op) and releases again.
  */
@@ -14,7 +15,7 @@ export class BatchProcessor {
   private readonly logger = new Logger(BatchProcessor.name);
 
   constructor(
-    private readonly store: EventStore,
+    private readonly coalescer: BatchCoalescer,
     private readonly buffered: BufferedEvents,
     private readonly metrics: PipelineMetrics,
   ) {}
@@ -32,12 +33,12 @@ export class BatchProcessor {
     return inserted;
   }
 
-  /** The write itself, timed by outcome; a written batch counts its rows and its lag since acceptance. */
+  /** The write itself (its wait for its group included), timed by outcome; a written batch counts its rows and its lag since acceptance. */
   private async write(batch: IngestBatch): Promise<number> {
     const stopTimer = this.metrics.batchWriteDuration.startTimer();
     let inserted: number;
     try {
-      inserted = await this.store.insertBatch(batch);
+      inserted = await this.coalescer.write(batch);
     } catch (error) {
       stopTimer({ outcome: 'failed' });
       throw error;

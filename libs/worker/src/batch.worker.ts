@@ -12,6 +12,17 @@ const PAUSE_MIN_MS = 500;
 const PAUSE_MAX_MS = 4000;
 
 /**
+ * The queues a worker process consumes, each with how many of its jobs it takes at a time: WORKER_CONCURRENCY split
+ * over the shards (at least one each), one for the unsharded queue beside shards.
+ */
+export function workerSlots(queue: AppConfig['queue']): Array<{ shard: QueueShard; concurrency: number }> {
+  const shards = drainedShards(queue);
+  const produced = shards.filter((shard) => shard.index >= 0).length;
+  const perShard = Math.max(1, Math.ceil(queue.workerConcurrency / produced));
+  return shards.map((shard) => ({ shard, concurrency: shard.index < 0 && produced > 1 ? 1 : perShard }));
+}
+
+/**
  * Runs a BullMQ worker per shard of the ingest queue (and one for the unsharded queue when there are several shards:
  * it drains what a gateway of the version before shards, or before QUEUE_SHARDS was raised, queued there), once the
  * database is connected and migrated. They are created here rather than through @Processor so that their connections
@@ -23,8 +34,9 @@ const PAUSE_MAX_MS = 4000;
  * again: an outage of any length delays writes and fails no batch. Every other failure spends an attempt, and a batch
  * whose attempts are spent is kept as failed.
  *
- * WORKER_CONCURRENCY is split over the shards (at least one batch at a time each), so a process writes about as many
- * batches at once as it did unsharded; the unsharded queue of a sharded deployment gets one.
+ * WORKER_CONCURRENCY is split over the shards (at least one batch at a time each), so a process takes about as many
+ * jobs at once as it did unsharded; the unsharded queue of a sharded deployment gets one. The jobs' batches are written
+ * together, in groups (BatchCoalescer, one for all the shards).
  */
 @Injectable()
 export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -47,13 +59,12 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
   ) {}
 
   onApplicationBootstrap(): void {
-    const { workerConcurrency } = this.config.queue;
-    const shards = drainedShards(this.config.queue);
-    const produced = shards.filter((shard) => shard.index >= 0).length;
-    const perShard = Math.max(1, Math.ceil(workerConcurrency / produced));
+    const slots = workerSlots(this.config.queue);
+    const shards = slots.map(({ shard }) => shard);
+    const perShard = slots[0].concurrency;
     // Mostly a Redis connection that keeps failing: said once, then a reminder a minute.
     const errors = new OutageLog(this.logger, 'the queue worker is failing', 'error');
-    this.workers = shards.map((shard) => this.createWorker(shard, shard.index < 0 && produced > 1 ? 1 : perShard, errors));
+    this.workers = slots.map(({ shard, concurrency }) => this.createWorker(shard, concurrency, errors));
     void this.connection.whenReady().then(() => {
       if (this.closing) return;
       const window = Math.round(retryWindowMs(this.config.queue.jobAttempts, this.config.queue.jobBackoffMs) / 60_000);
