@@ -12,6 +12,14 @@ const PAUSE_MIN_MS = 500;
 const PAUSE_MAX_MS = 4000;
 
 /**
+ * What a worker process started on its own (apps/worker) assumes when WORKER_CONCURRENCY is not set: enough jobs at
+ * once for write groups to form, about 15 batches a statement, which drained a backlog at 0.94-1.03 x the per-batch
+ * COPY ceiling against 0.71 at 4 (bench/levers.md). The all-in-one keeps 4: its worker shares the event loop with
+ * HTTP, and at 64 it accepted about half as much.
+ */
+export const WORKER_PROCESS_DEFAULTS: Readonly<Record<string, string>> = { WORKER_CONCURRENCY: '64' };
+
+/**
  * The queues a worker process consumes, each with how many of its jobs it takes at a time: WORKER_CONCURRENCY split
  * over the shards (at least one each), one for the unsharded queue beside shards.
  */

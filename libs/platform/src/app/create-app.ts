@@ -167,10 +167,13 @@ export function swaggerUiOptions(
   return { swaggerOptions, customJsStr };
 }
 
-/** Validates the environment first, so that a bad variable stops start-up with a message naming it. */
-export function loadConfigOrExit(): AppConfig {
+/**
+ * Validates the environment first, so that a bad variable stops start-up with a message naming it. `roleDefaults`:
+ * see configFromProcessEnv.
+ */
+export function loadConfigOrExit(roleDefaults?: Readonly<Record<string, string>>): AppConfig {
   try {
-    return configFromProcessEnv();
+    return configFromProcessEnv(roleDefaults);
   } catch (error) {
     if (error instanceof ConfigValidationError) {
       process.stderr.write(`${error.message}\n`);

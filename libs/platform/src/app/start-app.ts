@@ -11,6 +11,8 @@ import { createOpsApp, OPS_ROUTES, OpsRoutes } from './ops-app';
 export interface StartOptions extends ConfigureOptions {
   /** What this process does, as its first log line says it: "all-in-one: HTTP API and queue worker". */
   role: string;
+  /** Defaults of this role for variables the environment does not set (a worker process alone writes more at once). */
+  roleDefaults?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface StartOptions extends ConfigureOptions {
  * (its callers do not wait for it): a failure to start is written to stderr and ends the process with status 1.
  */
 export async function startApp(rootModule: Type<unknown>, name: string, options: StartOptions): Promise<NestFastifyApplication> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(options.roleDefaults);
   try {
     const logger = new PinoLoggerService(createPinoLogger(config, name));
     logger.log(

@@ -5,11 +5,15 @@ import { AppConfig, loadConfig } from './app-config';
 
 let processConfig: AppConfig | undefined;
 
-/** The one place that reads process.env. Tests override APP_CONFIG with `loadConfig({...})` instead. */
-export function configFromProcessEnv(): AppConfig {
+/**
+ * The one place that reads process.env. Tests override APP_CONFIG with `loadConfig({...})` instead. `roleDefaults`,
+ * given by the first call (a role's main.ts, through startApp), are what this role's process assumes for variables
+ * that neither the environment nor .env sets.
+ */
+export function configFromProcessEnv(roleDefaults: Readonly<Record<string, string>> = {}): AppConfig {
   // A local .env fills in what the real environment does not set; it never overrides it.
   if (processConfig === undefined && existsSync('.env')) process.loadEnvFile('.env');
-  processConfig ??= loadConfig(process.env);
+  processConfig ??= loadConfig({ ...roleDefaults, ...process.env });
   return processConfig;
 }
 
