@@ -15,12 +15,14 @@ export interface OrphansReleased {
  * Releases from the buffered counters every batch reserved whose job is not in its shard's queue, seen missing twice
  * `graceMs` apart: a gateway killed, or cut from Redis, between counting a batch and queueing it (or releasing it when
  * queueing failed), a failover that kept the reservation and lost the job, or a job removed by hand. Safe to run
- * anywhere, any time, by several processes at once: a batch is released at most once, whoever releases it.
+ * anywhere, any time, by several processes at once: a batch is released at most once, whoever releases it. `signal`
+ * ends the wait between the two looks (rejecting with its reason), as at shutdown.
  */
 export async function releaseOrphanedBatches(
   buffered: BufferedEvents,
   queues: readonly ShardQueue[],
   graceMs = ORPHAN_GRACE_MS,
+  signal?: AbortSignal,
 ): Promise<OrphansReleased> {
   const queueOf = new Map(queues.map((shardQueue): [string, ShardQueue] => [shardQueue.shard.counterKey, shardQueue]));
   // Whether the job's hash holds its data: neither reading a job of tens of kilobytes nor BullMQ's getJobState, which
@@ -39,7 +41,7 @@ export async function releaseOrphanedBatches(
   for await (const batch of buffered.reserved()) all.push(batch);
   let orphans = await unqueued(all);
   if (orphans.length > 0) {
-    await sleep(graceMs);
+    await sleep(graceMs, undefined, { signal });
     orphans = await unqueued(orphans);
   }
   const released: OrphansReleased = { batches: 0, events: 0 };

@@ -7,13 +7,14 @@ import { AppConfig, describeError, InjectConfig } from '#platform';
  * exist (releaseOrphanedBatches), so that a gateway killed between counting a batch and queueing it, or a Redis
  * failover that kept the count and lost the job, does not leave `buffered` too high until an operator runs
  * `npm run jobs:reconcile-buffered`. Every worker runs it; a batch is released once whoever finds it. A run still going
- * is not joined by another, and shutdown waits for it.
+ * is not joined by another; shutdown ends its wait and waits for the rest.
  */
 @Injectable()
 export class BufferedReconciliation implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BufferedReconciliation.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly buffered: BufferedEvents,
@@ -33,12 +34,14 @@ export class BufferedReconciliation implements OnApplicationBootstrap, BeforeApp
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    // A run waiting out its grace stops now: what it has not released, the next run (of any worker) will.
+    this.stopping.abort();
     await this.running;
   }
 
   private async reconcile(): Promise<void> {
     try {
-      const { batches, events } = await releaseOrphanedBatches(this.buffered, this.monitor.queues);
+      const { batches, events } = await releaseOrphanedBatches(this.buffered, this.monitor.queues, undefined, this.stopping.signal);
       if (batches > 0) this.logger.warn(`released ${batches} batch(es) counted as buffered but never queued (${events} events)`);
     } catch (error) {
       // Redis away: the next run tries again, and readiness already says so.
