@@ -88,11 +88,11 @@ describe('coalesced writes', { timeout: 60_000 }, () => {
 
   async function outcome({ queue, id }: { queue: Queue; id: string }): Promise<{ state: string; value?: number; reason?: string }> {
     return eventually(async () => {
+      const state = await queue.getJobState(id);
+      if (state !== 'completed' && state !== 'failed') return undefined;
+      // Read once it is finished: a job read before (still active) has no return value yet.
       const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (state === 'completed') return { state, value: job?.returnvalue as number };
-      if (state === 'failed') return { state, reason: job?.failedReason };
-      return undefined;
+      return state === 'completed' ? { state, value: job?.returnvalue as number } : { state, reason: job?.failedReason };
     }, 15_000);
   }
 
