@@ -1,5 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
+import { seededRandom } from '../packages/client/src/testing/fakes';
 
 /** Every request of the benchmark carries a full batch. */
 export const EVENTS_PER_BATCH = 200;
@@ -15,18 +16,6 @@ export interface BenchBatch {
   user_id: string;
   game_id: string;
   events: BenchEvent[];
-}
-
-/** mulberry32: a small seeded generator, so that the load generator and the COPY ceiling build the same rows. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const GAMES = ['com.playsmart.stackblaster', 'com.playsmart.puzzlequest', 'io.playsmart.kartrush', 'com.example.mygame'];
@@ -118,7 +107,8 @@ export interface PoolOptions {
 
 /** One batch per user: `bench-user-<i>`, `eventsPerBatch` events each. Deterministic for a given seed and `now`. */
 export function makeBatches({ users, eventsPerBatch = EVENTS_PER_BATCH, seed = 1, now = Date.now() }: PoolOptions): BenchBatch[] {
-  const random = prng(seed);
+  // Seeded, so that the load generator and the COPY ceiling build the same rows.
+  const random = seededRandom(seed);
   const batches: BenchBatch[] = [];
   for (let u = 0; u < users; u++) {
     const offset = OFFSETS[u % OFFSETS.length];
