@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { BufferedEvents, IngestQueueMonitor, releaseOrphanedBatches } from '#pipeline';
 import { AppConfig, describeError, InjectConfig } from '#platform';
+import { PeriodicChore } from './periodic-chore';
 
 /**
  * Every BUFFER_RECONCILE_INTERVAL_SECONDS, releases from the buffered counters the batches counted whose job does not
@@ -12,31 +13,25 @@ import { AppConfig, describeError, InjectConfig } from '#platform';
 @Injectable()
 export class BufferedReconciliation implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BufferedReconciliation.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly chore: PeriodicChore;
   private readonly stopping = new AbortController();
 
   constructor(
     private readonly buffered: BufferedEvents,
     private readonly monitor: IngestQueueMonitor,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.chore = new PeriodicChore(config.queue.bufferReconcileIntervalMs, () => this.reconcile(), { runAtStart: false });
+  }
 
   onApplicationBootstrap(): void {
-    const intervalMs = this.config.queue.bufferReconcileIntervalMs;
-    if (intervalMs === 0) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.reconcile().finally(() => {
-        this.running = undefined;
-      });
-    }, intervalMs).unref();
+    if (this.config.queue.bufferReconcileIntervalMs > 0) this.chore.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
     // A run waiting out its grace stops now: what it has not released, the next run (of any worker) will.
     this.stopping.abort();
-    await this.running;
+    await this.chore.stop();
   }
 
   private async reconcile(): Promise<void> {

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventPartitions, PartitionMaintenanceResult, StoreConnection } from '#contract';
 import { AppConfig, describeError, InjectConfig } from '#platform';
-import { DatabaseChore } from './database-chore';
+import { PeriodicChore } from './periodic-chore';
 
 const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -15,14 +15,14 @@ const MAINTENANCE_INTERVAL_MS = 60 * 60 * 1000;
 @Injectable()
 export class PartitionMaintenance implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PartitionMaintenance.name);
-  private readonly chore: DatabaseChore;
+  private readonly chore: PeriodicChore;
 
   constructor(
     private readonly partitions: EventPartitions,
     connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
   ) {
-    this.chore = new DatabaseChore(connection, MAINTENANCE_INTERVAL_MS, () => this.maintainAndLog());
+    this.chore = new PeriodicChore(MAINTENANCE_INTERVAL_MS, () => this.maintainAndLog(), { whenReady: () => connection.whenReady() });
   }
 
   onApplicationBootstrap(): void {

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { BatchReceiptStore, StoreConnection } from '#contract';
 import { AppConfig, describeError, InjectConfig } from '#platform';
-import { DatabaseChore } from './database-chore';
+import { PeriodicChore } from './periodic-chore';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -13,14 +13,14 @@ const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 @Injectable()
 export class ReceiptRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ReceiptRetention.name);
-  private readonly chore: DatabaseChore;
+  private readonly chore: PeriodicChore;
 
   constructor(
     private readonly receipts: BatchReceiptStore,
     connection: StoreConnection,
     @InjectConfig() private readonly config: AppConfig,
   ) {
-    this.chore = new DatabaseChore(connection, SWEEP_INTERVAL_MS, () => this.sweepAndLog());
+    this.chore = new PeriodicChore(SWEEP_INTERVAL_MS, () => this.sweepAndLog(), { whenReady: () => connection.whenReady() });
   }
 
   onApplicationBootstrap(): void {
