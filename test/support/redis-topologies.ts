@@ -248,6 +248,16 @@ export class RedisClusterNodes {
           30_000,
           'cluster_state:ok',
         );
+        // Every replica in sync with its primary, and every primary with its replica, as for the Sentinel group: until
+        // then WAIT 1 times out on that primary (seen once: a 503 right after the cluster was made).
+        await waitUntil(
+          async () => {
+            const replication = String(await ask({ port: node.port, ...access }, 'INFO', 'replication'));
+            return /role:master/.test(replication) ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
+          },
+          30_000,
+          'replication in sync',
+        );
       }
     } catch (error) {
       await Promise.all(nodes.map((node) => node.stop()));
