@@ -57,7 +57,8 @@ describe('coalesced writes', { timeout: 60_000 }, () => {
   let queues: Queue[];
 
   before(async () => {
-    t = await bootTestApp({ env: { QUEUE_SHARDS: String(SHARDS), WORKER_CONCURRENCY: '64' } });
+    // The writer on the main thread, where holdWrites reaches its store.
+    t = await bootTestApp({ env: { QUEUE_SHARDS: String(SHARDS), WORKER_CONCURRENCY: '64', WRITER_THREAD: 'false' } });
     queues = queueShards(t.config.queue).map((shard) => new Queue(INGEST_QUEUE, { connection: t.redis, prefix: shard.prefix }));
   });
   after(async () => {

@@ -149,7 +149,8 @@ describe('partition maintenance and retention, in the all-in-one service', () =>
   let maintenance: PartitionMaintenance;
 
   before(async () => {
-    t = await bootTestApp({ env: { EVENTS_RETENTION_DAYS: String(RETENTION_DAYS) } });
+    // The writer on the main thread, where the test can call its maintenance.
+    t = await bootTestApp({ env: { EVENTS_RETENTION_DAYS: String(RETENTION_DAYS), WRITER_THREAD: 'false' } });
     maintenance = t.app.get(PartitionMaintenance);
   });
   after(() => t.close());

@@ -83,7 +83,8 @@ function assertNotFound(response: LightMyRequestResponse): void {
 describe('GET /ingest/batches/:batch_id', () => {
   let t: TestApp;
   before(async () => {
-    t = await bootTestApp();
+    // The writer on the main thread, where the test can call its receipt retention sweep.
+    t = await bootTestApp({ env: { WRITER_THREAD: 'false' } });
   });
   after(async () => {
     await t.close();

@@ -42,7 +42,7 @@ export function createTestDatabase(): Promise<ScratchDatabase> {
 
 export interface BootOptions {
   env?: Record<string, string>;
-  /** The root module; the all-in-one AppModule by default. */
+  /** The root module; the all-in-one (AppModule.forRoot) by default. */
   rootModule?: Type<unknown>;
   /** Share a database and queue prefix with another app (gateway and worker apart); a fresh one otherwise. */
   shared?: { databaseUrl: string; prefix: string };
@@ -54,7 +54,7 @@ export interface BootOptions {
  * Boots the same module production boots (all-in-one by default), on its own database and queue prefix,
  * with the same adapter and configuration code as main.ts.
  */
-export async function bootTestApp({ env = {}, rootModule = AppModule, shared, embeddedDir }: BootOptions = {}): Promise<TestApp> {
+export async function bootTestApp({ env = {}, rootModule, shared, embeddedDir }: BootOptions = {}): Promise<TestApp> {
   const database =
     embeddedDir !== undefined
       ? undefined
@@ -76,7 +76,7 @@ export async function bootTestApp({ env = {}, rootModule = AppModule, shared, em
     RATE_LIMIT_PER_IP_PER_SECOND: '0',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [rootModule] })
+  const moduleRef = await Test.createTestingModule({ imports: [rootModule ?? AppModule.forRoot(config)] })
     .overrideProvider(APP_CONFIG)
     .useValue(config)
     .compile();

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { StoreConnection } from '#contract';
-import { OutageLog } from '#platform';
+import { connectionOutageLogger, OutageLog } from '#platform';
 import { initializeAndMigrateDataSource } from './migration-runner';
 
 export const DATABASE_CONNECTION_OPTIONS = Symbol('DATABASE_CONNECTION_OPTIONS');
@@ -50,7 +50,7 @@ export class DatabaseConnection implements StoreConnection, OnApplicationBootstr
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(DATABASE_CONNECTION_OPTIONS) private readonly options: DatabaseConnectionOptions,
   ) {
-    this.outage = new OutageLog(this.logger, `PostgreSQL ${options.describe} cannot be used, retrying`);
+    this.outage = new OutageLog(connectionOutageLogger(this.logger), `PostgreSQL ${options.describe} cannot be used, retrying`);
   }
 
   /** Connected and migrated (a writer), or connected (a reader). */

@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { DynamicModule, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule, TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -81,7 +82,9 @@ async function typeOrmOptions(config: AppConfig, embedded: EmbeddedDatabase, opt
   }
 
   const { hostname, port, pathname } = new URL(database.url);
-  logger.log(`database: postgres ${hostname}:${port || 5432}${pathname}${writer ? '' : ' (receipts, connected on first use)'}`);
+  // A worker thread (the all-in-one's writer) uses the database its main thread has named already.
+  if (isMainThread)
+    logger.log(`database: postgres ${hostname}:${port || 5432}${pathname}${writer ? '' : ' (receipts, connected on first use)'}`);
   return { ...dataSourceOptions(config, database.url), migrationsRun: false, manualInitialization: true };
 }
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { describeError } from '#platform';
-import { PipelineMetrics } from './pipeline-metrics';
+import { isMainThread } from 'node:worker_threads';
+import { describeError, Metrics, METRICS_PREFIX, MetricValues } from '#platform';
 
 const EVERY_MS = 60_000;
 
@@ -38,9 +38,11 @@ export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShu
   private timer?: NodeJS.Timeout;
   private last?: ActivityCounts;
 
-  constructor(private readonly metrics: PipelineMetrics) {}
+  constructor(private readonly metrics: Metrics) {}
 
   onApplicationBootstrap(): void {
+    // A worker thread (the all-in-one's writer) says nothing itself: the main thread's line adds its counts (addThread).
+    if (!isMainThread) return;
     void this.report();
     this.timer = setInterval(() => void this.report(), EVERY_MS).unref();
   }
@@ -62,13 +64,17 @@ export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async read(): Promise<ActivityCounts> {
-    const [accepted, written, rejected] = await Promise.all([
-      this.metrics.eventsAccepted.get(),
-      this.metrics.eventRowsWritten.get(),
-      this.metrics.ingestRequestsRejected.get(),
-    ]);
+    const values = await this.metrics.values();
     const refused: Record<string, number> = {};
-    for (const { labels, value } of rejected.values) refused[String(labels.reason)] = value;
-    return { accepted: accepted.values[0]?.value ?? 0, written: written.values[0]?.value ?? 0, refused };
+    for (const { labels, value } of valuesOf(values, 'ingest_requests_rejected_total')) refused[String(labels.reason)] = value;
+    return {
+      accepted: valuesOf(values, 'events_accepted_total')[0]?.value ?? 0,
+      written: valuesOf(values, 'event_rows_written_total')[0]?.value ?? 0,
+      refused,
+    };
   }
+}
+
+function valuesOf(metrics: MetricValues, name: string): MetricValues[number]['values'] {
+  return metrics.find((metric) => metric.name === `${METRICS_PREFIX}${name}`)?.values ?? [];
 }

@@ -1,4 +1,4 @@
-import { Logger, Type } from '@nestjs/common';
+import { DynamicModule, Logger, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { describeError } from '../logging/describe-error';
@@ -19,7 +19,11 @@ export interface StartOptions extends ConfigureOptions {
  * Creates, configures and starts an application and its operations listener, as every main.ts does. Never rejects
  * (its callers do not wait for it): a failure to start is written to stderr and ends the process with status 1.
  */
-export async function startApp(rootModule: Type<unknown>, name: string, options: StartOptions): Promise<NestFastifyApplication> {
+export async function startApp(
+  rootModule: Type<unknown> | DynamicModule,
+  name: string,
+  options: StartOptions,
+): Promise<NestFastifyApplication> {
   const config = loadConfigOrExit(options.roleDefaults);
   try {
     const logger = new PinoLoggerService(createPinoLogger(config, name));

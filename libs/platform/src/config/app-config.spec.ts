@@ -29,6 +29,13 @@ describe('loadConfig', () => {
     assertRefused({ NODE_ENV: 'test', QUEUE_DRAIN_UNSHARDED: 'maybe' }, ['QUEUE_DRAIN_UNSHARDED']);
   });
 
+  it('WRITER_THREAD: the all-in-one writes on a thread of its own on a PostgreSQL server, on the main thread with the embedded database', () => {
+    assert.equal(loadConfig(PRODUCTION).queue.writerThread, true);
+    assert.equal(loadConfig({ ...PRODUCTION, WRITER_THREAD: 'false' }).queue.writerThread, false);
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).queue.writerThread, false);
+    assertRefused({ NODE_ENV: 'test', WRITER_THREAD: 'true' }, ['WRITER_THREAD', 'DATABASE_URL']);
+  });
+
   it('on a Redis Cluster, every queue in one slot: QUEUE_SHARDS ≥ 2 or a tagged QUEUE_PREFIX; the unsharded queue not drained', () => {
     const cluster = { NODE_ENV: 'test', REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:6379' };
     assertRefused(cluster, ['REDIS_CLUSTER_NODES', 'QUEUE_SHARDS', 'QUEUE_PREFIX']);

@@ -96,6 +96,11 @@ export interface QueueConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
+  /**
+   * WRITER_THREAD: the all-in-one runs its queue worker in a worker thread of its own, off the HTTP event loop.
+   * Only on a PostgreSQL server: the embedded database runs on the main thread, so its writer stays there too.
+   */
+  writerThread: boolean;
   /** How long a worker holds a job; a job whose worker died is picked up again after about this long. */
   workerLockDurationMs: number;
   /** Above this many buffered events the gateway answers 503 instead of accepting more. */
@@ -216,6 +221,14 @@ export interface AppConfig {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+function readWriterThread(reader: EnvReader, onServer: boolean): boolean {
+  const thread = reader.bool('WRITER_THREAD', onServer);
+  if (thread && !onServer) {
+    reader.problems.push('WRITER_THREAD=true needs DATABASE_URL: the embedded database runs on the main thread, and so does its writer');
+  }
+  return thread;
+}
 
 /** Where the embedded development database keeps its files when EMBEDDED_DB_DIR is not set. */
 export const DEFAULT_EMBEDDED_DB_DIR = './data/pglite';
@@ -660,6 +673,7 @@ export function loadConfig(env: Env): AppConfig {
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
       workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
+      writerThread: readWriterThread(reader, databaseUrl !== undefined),
       workerLockDurationMs: reader.int('WORKER_LOCK_DURATION_MS', 30_000, 1000, 3_600_000),
       bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
       bufferReconcileIntervalMs: reader.int('BUFFER_RECONCILE_INTERVAL_SECONDS', 60, 0, 86_400) * 1000,

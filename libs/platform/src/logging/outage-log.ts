@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { isMainThread } from 'node:worker_threads';
 import { describeError } from './describe-error';
 
 const REMINDER_MS = 60_000;
@@ -48,4 +49,16 @@ export class OutageLog {
     this.since = undefined;
     this.failures = 0;
   }
+}
+
+/**
+ * Where a connection's outage lines go: `logger`, or its debug level on a worker thread (the all-in-one's writer),
+ * whose connections reach the same servers as the main thread's, which say the outage once for the process.
+ */
+export function connectionOutageLogger(logger: LoggerService): Pick<LoggerService, 'log' | 'warn' | 'error'> {
+  if (isMainThread) return logger;
+  const debug = (message: string): void => {
+    logger.debug?.(message);
+  };
+  return { log: debug, warn: debug, error: debug };
 }

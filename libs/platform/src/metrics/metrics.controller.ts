@@ -18,6 +18,6 @@ export class MetricsController {
   @Header('content-type', Registry.PROMETHEUS_CONTENT_TYPE)
   @Header('cache-control', 'no-store')
   scrape(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.metrics.exposition();
   }
 }

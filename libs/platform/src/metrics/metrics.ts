@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { isMainThread } from 'node:worker_threads';
+import { AggregatorRegistry, collectDefaultMetrics, Histogram, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 
 /** Every metric name starts with it, Node's default process metrics included. */
 export const METRICS_PREFIX = 'playsmart_';
@@ -9,6 +10,9 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 /** Buckets of a duration histogram: from a few milliseconds to ten seconds. */
 export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** A registry's metrics as values: what a worker thread sends the main thread (Metrics.addThread). */
+export type MetricValues = Array<MetricObjectWithValues<MetricValue<string>>>;
+
 /**
  * The registry `GET /metrics` exposes, of this application's own rather than prom-client's global one, so that several
  * applications in one process (the end-to-end tests) each count their own; with Node's process metrics and the HTTP
@@ -26,7 +30,41 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly threads: Array<() => Promise<MetricValues>> = [];
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+    // The process's own metrics (CPU, memory, the main event loop) once per process: a worker thread's registry (the
+    // all-in-one's writer) holds only what it counts, which the main thread adds to its own (addThread).
+    if (isMainThread) collectDefaultMetrics({ register: this.registry, prefix: METRICS_PREFIX });
+  }
+
+  /**
+   * Counts kept by another thread of this process: its counters and histograms are added to this registry's in
+   * values() and exposition(). Its gauges are left out: what they measure (the queues, Redis) this thread measures too.
+   */
+  addThread(read: () => Promise<MetricValues>): void {
+    this.threads.push(read);
+  }
+
+  /** Every metric of this process: this registry's, with the counters and histograms of the threads added. */
+  async values(): Promise<MetricValues> {
+    return (await this.combined()).getMetricsAsJSON();
+  }
+
+  /** What `GET /metrics` answers, in Prometheus's text format. */
+  async exposition(): Promise<string> {
+    return (await this.combined()).metrics();
+  }
+
+  private async combined(): Promise<Registry> {
+    if (this.threads.length === 0) return this.registry;
+    const own = await this.registry.getMetricsAsJSON();
+    const theirs = (await Promise.all(this.threads.map((read) => read())))
+      .flat()
+      .filter((metric) => String(metric.type) === 'counter' || String(metric.type) === 'histogram')
+      .map((metric) => ({ ...metric, aggregator: 'sum' as const }));
+    // Aggregation drops a metric whose aggregator is 'omit' (the process start time) even when only this thread has it.
+    const ours = own.map((metric) => (metric.aggregator === 'omit' ? { ...metric, aggregator: 'first' as const } : metric));
+    return AggregatorRegistry.aggregate([ours, theirs]);
   }
 }

@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis';
 import type { RedisOptions } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG, InjectConfig } from '../config/config.module';
-import { OutageLog } from '../logging/outage-log';
+import { connectionOutageLogger, OutageLog } from '../logging/outage-log';
 import { Metrics } from '../metrics/metrics';
 import { RedisDurabilityReport } from './redis-durability';
 import { bullmqConnection, closeBullmqConnection, createRedisConnection, describeRedis, RedisConnection } from './redis-connection';
@@ -15,7 +15,7 @@ import { RedisRole } from './redis-options';
  * its stack trace. The other connections of the process (BullMQ's) log theirs at debug level: this one speaks for all.
  */
 export function watchRedisConnection(redis: RedisConnection, where: string, logger = new Logger('Redis')): void {
-  const outage = new OutageLog(logger, `${where} unreachable, retrying with backoff`);
+  const outage = new OutageLog(connectionOutageLogger(logger), `${where} unreachable, retrying with backoff`);
   redis.on('error', (error: Error) => outage.failed(error));
   redis.on('ready', () => outage.recovered());
 }

@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { Logger, OnModuleInit } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
@@ -95,6 +96,8 @@ export class RedisDurabilityReport implements OnModuleInit {
   }
 
   onModuleInit(): void {
+    // A worker thread (the all-in-one's writer) uses the main thread's Redis, which the main thread reports on.
+    if (!isMainThread) return;
     this.redis.on('ready', () => void this.read());
     // A Cluster stays ready through a failover: the promoted replica joins its pool as a new node, with its own settings.
     this.redis.on('+node', () => void this.read());
