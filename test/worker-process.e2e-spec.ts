@@ -6,7 +6,8 @@ import { startService } from './support/processes';
 import { createTestDatabase, deletePrefix, eventually, REDIS_URL } from './support/test-app';
 
 // A worker process on its own takes WORKER_CONCURRENCY=64 jobs at a time unless told otherwise (its write groups need
-// them to form); the all-in-one, whose worker shares the event loop with HTTP, keeps 4.
+// them to form); the all-in-one, whose worker shares the cores with HTTP, takes 16 on its writer thread and 4 when its
+// worker shares the event loop too.
 
 describe('WORKER_CONCURRENCY by role', { timeout: 60_000 }, () => {
   let database: { url: string; drop: () => Promise<void> };
@@ -42,7 +43,8 @@ describe('WORKER_CONCURRENCY by role', { timeout: 60_000 }, () => {
     assert.equal(await concurrencyOf('worker', { WORKER_CONCURRENCY: '8' }), '8');
   });
 
-  it('the all-in-one takes 4', async () => {
-    assert.equal(await concurrencyOf('all-in-one'), '4');
+  it('the all-in-one takes 16 on its writer thread, 4 on its main thread', async () => {
+    assert.equal(await concurrencyOf('all-in-one'), '16');
+    assert.equal(await concurrencyOf('all-in-one', { WRITER_THREAD: 'false' }), '4');
   });
 });

@@ -48,7 +48,7 @@ describe('the all-in-one writing on a thread of its own', { timeout: 120_000 }, 
     const service = await startService('all-in-one', { ...env(), LOG_LEVEL: 'log' });
     try {
       assert.match(service.logs, /the queue worker runs in a worker thread of its own/);
-      assert.match(service.logs, /writing batches, 4 at a time/);
+      assert.match(service.logs, /writing batches, 16 at a time/);
       // Said once, by the main thread, not again by the writer's.
       assert.equal(service.logs.match(/database: postgres/g)?.length, 1, service.logs);
 

@@ -14,8 +14,8 @@ const PAUSE_MAX_MS = 4000;
 /**
  * What a worker process started on its own (apps/worker) assumes when WORKER_CONCURRENCY is not set: enough jobs at
  * once for write groups to form, about 15 batches a statement, which drained a backlog at 0.94-1.03 x the per-batch
- * COPY ceiling against 0.71 at 4 (bench/levers.md). The all-in-one keeps 4: its worker shares the event loop with
- * HTTP, and at 64 it accepted about half as much.
+ * COPY ceiling against 0.71 at 4 (bench/levers.md). The all-in-one takes fewer, as it shares the cores with its HTTP
+ * side: 16 on its writer thread, 4 on the main thread (the configuration's defaults).
  */
 export const WORKER_PROCESS_DEFAULTS: Readonly<Record<string, string>> = { WORKER_CONCURRENCY: '64' };
 

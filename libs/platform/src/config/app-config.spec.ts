@@ -34,6 +34,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ...PRODUCTION, WRITER_THREAD: 'false' }).queue.writerThread, false);
     assert.equal(loadConfig({ NODE_ENV: 'test' }).queue.writerThread, false);
     assertRefused({ NODE_ENV: 'test', WRITER_THREAD: 'true' }, ['WRITER_THREAD', 'DATABASE_URL']);
+    // WORKER_CONCURRENCY unset: 16 jobs at a time on the thread, 4 on the event loop HTTP shares.
+    assert.equal(loadConfig(PRODUCTION).queue.workerConcurrency, 16);
+    assert.equal(loadConfig({ ...PRODUCTION, WRITER_THREAD: 'false' }).queue.workerConcurrency, 4);
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).queue.workerConcurrency, 4);
+    assert.equal(loadConfig({ ...PRODUCTION, WORKER_CONCURRENCY: '8' }).queue.workerConcurrency, 8);
   });
 
   it('on a Redis Cluster, every queue in one slot: QUEUE_SHARDS ≥ 2 or a tagged QUEUE_PREFIX; the unsharded queue not drained', () => {

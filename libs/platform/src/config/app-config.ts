@@ -639,6 +639,7 @@ export function loadConfig(env: Env): AppConfig {
 
   const databaseUrl = reader.url('DATABASE_URL', ['postgres:', 'postgresql:'], undefined);
   if (isProduction && databaseUrl === undefined) reader.problems.push('DATABASE_URL is required when NODE_ENV=production');
+  const writerThread = readWriterThread(reader, databaseUrl !== undefined);
 
   const events: EventStorageConfig = {
     partitionInterval: reader.oneOf('EVENTS_PARTITION_INTERVAL', PARTITION_INTERVALS, 'month'),
@@ -672,8 +673,10 @@ export function loadConfig(env: Env): AppConfig {
       // 1 s doubling over 12 attempts waits 34 minutes in all (retryWindowMs): a long database outage does not exhaust a job.
       jobAttempts: reader.int('JOB_ATTEMPTS', 12, 1, 100),
       jobBackoffMs: reader.int('JOB_BACKOFF_MS', 1000, 1),
-      workerConcurrency: reader.int('WORKER_CONCURRENCY', 4, 1, 256),
-      writerThread: readWriterThread(reader, databaseUrl !== undefined),
+      // Unset in the all-in-one: 16 beside HTTP in a thread of its own, 4 on the shared event loop (bench/levers.md); a
+      // worker process on its own sets 64 (WORKER_PROCESS_DEFAULTS).
+      workerConcurrency: reader.int('WORKER_CONCURRENCY', writerThread ? 16 : 4, 1, 256),
+      writerThread,
       workerLockDurationMs: reader.int('WORKER_LOCK_DURATION_MS', 30_000, 1000, 3_600_000),
       bufferMaxEvents: reader.int('BUFFER_MAX_EVENTS', 1_000_000, 1),
       bufferReconcileIntervalMs: reader.int('BUFFER_RECONCILE_INTERVAL_SECONDS', 60, 0, 86_400) * 1000,
