@@ -74,7 +74,7 @@ export class WriterThread implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     const worker = this.worker;
-    if (worker === undefined || this.closing) return;
+    if (worker === undefined || this.closing || this.exited) return;
     this.closing = true;
     this.lastValues = (await this.readMetrics().catch(() => undefined)) ?? this.lastValues;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
