@@ -18,11 +18,17 @@ const METRICS_DEADLINE_MS = 2000;
 export class WriterThread implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WriterThread.name);
   private worker?: Worker;
+  /** Resolves when the thread has exited, whenever that was: a shutdown never waits for an exit that came before. */
+  private exit?: Promise<void>;
   private closing = false;
+  private closed = false;
   private exited = false;
   private nextId = 0;
   private readonly scrapes = new Map<number, (values: MetricValues | undefined) => void>();
-  /** The thread's last counts, kept once it has stopped: counters must not go back to 0 during a shutdown. */
+  /**
+   * The thread's counts as last read (its final counts once it has closed): a scrape that gets no answer, and every
+   * scrape after the thread has stopped, reports these, so that counters never go back.
+   */
   private lastValues: MetricValues = [];
 
   constructor(
@@ -45,6 +51,8 @@ export class WriterThread implements OnApplicationBootstrap, BeforeApplicationSh
             this.scrapes.delete(message.id);
             break;
           case 'closed':
+            this.closed = true;
+            this.lastValues = message.values ?? this.lastValues;
             void worker.terminate();
             break;
           case 'failed':
@@ -59,13 +67,19 @@ export class WriterThread implements OnApplicationBootstrap, BeforeApplicationSh
         reject(error);
       });
     });
-    worker.on('exit', (code) => {
-      this.exited = true;
-      for (const answer of this.scrapes.values()) answer(undefined);
-      this.scrapes.clear();
-      if (this.closing) return;
-      this.logger.error(`the writer thread stopped (status ${code}); exiting, the queued batches stay in Redis`);
-      process.exit(1);
+    this.exit = new Promise<void>((resolve) => {
+      worker.on('exit', (code) => {
+        this.exited = true;
+        resolve();
+        for (const answer of this.scrapes.values()) answer(undefined);
+        this.scrapes.clear();
+        if (!this.closing) {
+          this.logger.error(`the writer thread stopped (status ${code}); exiting, the queued batches stay in Redis`);
+          process.exit(1);
+        }
+        // Stopped during the shutdown without closing: its active jobs are taken up again once their locks lapse.
+        if (!this.closed) process.exitCode = 1;
+      });
     });
     this.metrics.addThread(() => this.readMetrics());
     await started;
@@ -73,13 +87,10 @@ export class WriterThread implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const worker = this.worker;
-    if (worker === undefined || this.closing || this.exited) return;
+    if (this.worker === undefined || this.closing || this.exited) return;
     this.closing = true;
-    this.lastValues = (await this.readMetrics().catch(() => undefined)) ?? this.lastValues;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     this.post({ type: 'close' });
-    await exited;
+    await this.exit;
   }
 
   private async readMetrics(): Promise<MetricValues> {
@@ -87,18 +98,14 @@ export class WriterThread implements OnApplicationBootstrap, BeforeApplicationSh
     const id = this.nextId++;
     const answer = new Promise<MetricValues | undefined>((resolve) => this.scrapes.set(id, resolve));
     this.post({ type: 'metrics', id });
-    let values: MetricValues | undefined;
     try {
-      values = await withDeadline(answer, METRICS_DEADLINE_MS, 'the writer thread');
+      this.lastValues = (await withDeadline(answer, METRICS_DEADLINE_MS, 'the writer thread')) ?? this.lastValues;
+    } catch (error) {
+      this.logger.debug(`the writer thread's counts are those of its last answer: ${describeError(error)}`);
     } finally {
       this.scrapes.delete(id);
     }
-    if (values === undefined) {
-      if (this.closing) return this.lastValues;
-      throw new Error('the writer thread could not read its metrics');
-    }
-    this.lastValues = values;
-    return values;
+    return this.lastValues;
   }
 
   private post(message: ToWriterThread): void {

@@ -19,17 +19,20 @@ async function run(): Promise<void> {
   port.on('message', (message: ToWriterThread) => {
     switch (message.type) {
       case 'metrics':
-        metrics.registry.getMetricsAsJSON().then(
+        metrics.ownCounts().then(
           (values) => send({ type: 'metrics', id: message.id, values }),
           () => send({ type: 'metrics', id: message.id, values: undefined }),
         );
         break;
       case 'close':
         // The worker finishes its active jobs first (BatchWorker.beforeApplicationShutdown).
-        app.close().then(
-          () => send({ type: 'closed' }),
-          (error: unknown) => send({ type: 'failed', error: `closing failed: ${describeError(error)}` }),
-        );
+        app
+          .close()
+          .then(() => metrics.ownCounts().catch(() => undefined))
+          .then(
+            (values) => send({ type: 'closed', values }),
+            (error: unknown) => send({ type: 'failed', error: `closing failed: ${describeError(error)}` }),
+          );
         break;
     }
   });

@@ -13,5 +13,6 @@ export type FromWriterThread =
   | { type: 'started' }
   /** `values` undefined: the registry could not be read. */
   | { type: 'metrics'; id: number; values: MetricValues | undefined }
-  | { type: 'closed' }
+  /** Its final counts (undefined: they could not be read). */
+  | { type: 'closed'; values: MetricValues | undefined }
   | { type: 'failed'; error: string };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { INGEST_QUEUE } from '#contract';
 import { Pool } from 'pg';
 import { Traffic, writtenOnce } from './support/batch-traffic';
 import { ServiceProcess, startService } from './support/processes';
@@ -85,6 +87,13 @@ describe('the all-in-one writing on a thread of its own', { timeout: 120_000 }, 
       assert.match(service.logs, /SIGTERM: draining[\s\S]*stopped/);
       const secondIds = second.answers.filter((answer) => answer.status === 202).map((answer) => answer.batchId!);
       assert.ok(secondIds.length >= 20, `${secondIds.length} batches accepted before SIGTERM`);
+      // It finished the jobs it had taken: none is left active for the next process to take up when its lock lapses.
+      const queue = new Queue(INGEST_QUEUE, { connection: { url: REDIS_URL }, prefix });
+      try {
+        assert.equal(await queue.getActiveCount(), 0);
+      } finally {
+        await queue.close();
+      }
       const next = await startService('all-in-one', {
         DATABASE_URL: database.url,
         REDIS_URL,

@@ -3,6 +3,9 @@ import { isMainThread } from 'node:worker_threads';
 import { describeError, Metrics, METRICS_PREFIX, MetricValues } from '#platform';
 
 const EVERY_MS = 60_000;
+const READ: ReadonlySet<string> = new Set(
+  ['events_accepted_total', 'event_rows_written_total', 'ingest_requests_rejected_total'].map((name) => `${METRICS_PREFIX}${name}`),
+);
 
 /** What the counters of one process said at one moment. */
 export interface ActivityCounts {
@@ -64,7 +67,7 @@ export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async read(): Promise<ActivityCounts> {
-    const values = await this.metrics.values();
+    const values = await this.metrics.counts(READ);
     const refused: Record<string, number> = {};
     for (const { labels, value } of valuesOf(values, 'ingest_requests_rejected_total')) refused[String(labels.reason)] = value;
     return {

@@ -43,7 +43,10 @@ describe('Metrics.addThread (the all-in-one writer thread)', () => {
     assert.match(text, /^playsmart_duration_test_seconds_count 2$/m);
     assert.match(text, /^playsmart_process_start_time_seconds \d+$/m, 'kept, although its aggregator is "omit"');
     assert.equal(text.match(/^# TYPE playsmart_process_cpu_seconds_total /gm)?.length, 1);
-    const values = await main.values();
-    assert.equal(values.find((metric) => metric.name === 'playsmart_rows_test_total')?.values[0]?.value, 42);
+    const values = await main.counts(new Set(['playsmart_rows_test_total']));
+    assert.deepEqual(
+      values.map((metric) => [metric.name, metric.values[0]?.value]),
+      [['playsmart_rows_test_total', 42]],
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isMainThread } from 'node:worker_threads';
-import { AggregatorRegistry, collectDefaultMetrics, Histogram, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Histogram, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 
 /** Every metric name starts with it, Node's default process metrics included. */
 export const METRICS_PREFIX = 'playsmart_';
@@ -39,32 +39,47 @@ export class Metrics {
   }
 
   /**
-   * Counts kept by another thread of this process: its counters and histograms are added to this registry's in
-   * values() and exposition(). Its gauges are left out: what they measure (the queues, Redis) this thread measures too.
+   * Counts kept by another thread of this process (what its `ownCounts()` returns): its counters and histograms are
+   * added to this registry's in counts() and exposition().
    */
   addThread(read: () => Promise<MetricValues>): void {
     this.threads.push(read);
   }
 
-  /** Every metric of this process: this registry's, with the counters and histograms of the threads added. */
-  async values(): Promise<MetricValues> {
-    return (await this.combined()).getMetricsAsJSON();
+  /**
+   * This registry's counters and histograms (those in `names`, or all), without collecting any gauge: the gauges read
+   * Redis when collected, and a read in progress is shared with the scrape that comes meanwhile (QueueGauges).
+   */
+  async ownCounts(names?: ReadonlySet<string>): Promise<MetricValues> {
+    const counts = (this.registry.getMetricsAsArray() as unknown[]).filter(
+      (metric): metric is Counter | Histogram => metric instanceof Counter || metric instanceof Histogram,
+    );
+    const values = await Promise.all(counts.map((metric): Promise<MetricValues[number]> => metric.get()));
+    return values.filter((metric) => names?.has(metric.name) ?? true);
   }
 
-  /** What `GET /metrics` answers, in Prometheus's text format. */
+  /** The counters and histograms of this process (those in `names`, or all): this registry's and its threads', added. */
+  async counts(names?: ReadonlySet<string>): Promise<MetricValues> {
+    const own = await this.ownCounts(names);
+    if (this.threads.length === 0) return own;
+    const theirs = (await this.threadCounts()).filter((metric) => names?.has(metric.name) ?? true);
+    return AggregatorRegistry.aggregate([own, theirs]).getMetricsAsJSON();
+  }
+
+  /** What `GET /metrics` answers, in Prometheus's text format: every metric, the threads' counts added. */
   async exposition(): Promise<string> {
-    return (await this.combined()).metrics();
+    if (this.threads.length === 0) return this.registry.metrics();
+    const own = await this.registry.getMetricsAsJSON();
+    // Aggregation drops a metric whose aggregator is 'omit' (the process start time) even when only this thread has it.
+    const ours = own.map((metric) => (metric.aggregator === 'omit' ? { ...metric, aggregator: 'first' as const } : metric));
+    return AggregatorRegistry.aggregate([ours, await this.threadCounts()]).metrics();
   }
 
-  private async combined(): Promise<Registry> {
-    if (this.threads.length === 0) return this.registry;
-    const own = await this.registry.getMetricsAsJSON();
-    const theirs = (await Promise.all(this.threads.map((read) => read())))
+  /** The threads' counters and histograms, summed with ours; their gauges, if any, left out (ours measure the same). */
+  private async threadCounts(): Promise<MetricValues> {
+    return (await Promise.all(this.threads.map((read) => read())))
       .flat()
       .filter((metric) => String(metric.type) === 'counter' || String(metric.type) === 'histogram')
       .map((metric) => ({ ...metric, aggregator: 'sum' as const }));
-    // Aggregation drops a metric whose aggregator is 'omit' (the process start time) even when only this thread has it.
-    const ours = own.map((metric) => (metric.aggregator === 'omit' ? { ...metric, aggregator: 'first' as const } : metric));
-    return AggregatorRegistry.aggregate([ours, theirs]);
   }
 }
