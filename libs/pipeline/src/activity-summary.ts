@@ -1,11 +1,10 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { isMainThread } from 'node:worker_threads';
-import { describeError, Metrics, METRICS_PREFIX, MetricValues } from '#platform';
+import { describeError, Metrics, MetricValues } from '#platform';
+import { ACTIVITY_COUNTERS } from './pipeline-metrics';
 
 const EVERY_MS = 60_000;
-const READ: ReadonlySet<string> = new Set(
-  ['events_accepted_total', 'event_rows_written_total', 'ingest_requests_rejected_total'].map((name) => `${METRICS_PREFIX}${name}`),
-);
+const READ: ReadonlySet<string> = new Set(Object.values(ACTIVITY_COUNTERS));
 
 /** What the counters of one process said at one moment. */
 export interface ActivityCounts {
@@ -69,15 +68,15 @@ export class ActivitySummary implements OnApplicationBootstrap, OnApplicationShu
   private async read(): Promise<ActivityCounts> {
     const values = await this.metrics.counts(READ);
     const refused: Record<string, number> = {};
-    for (const { labels, value } of valuesOf(values, 'ingest_requests_rejected_total')) refused[String(labels.reason)] = value;
+    for (const { labels, value } of valuesOf(values, ACTIVITY_COUNTERS.refused)) refused[String(labels.reason)] = value;
     return {
-      accepted: valuesOf(values, 'events_accepted_total')[0]?.value ?? 0,
-      written: valuesOf(values, 'event_rows_written_total')[0]?.value ?? 0,
+      accepted: valuesOf(values, ACTIVITY_COUNTERS.accepted)[0]?.value ?? 0,
+      written: valuesOf(values, ACTIVITY_COUNTERS.written)[0]?.value ?? 0,
       refused,
     };
   }
 }
 
 function valuesOf(metrics: MetricValues, name: string): MetricValues[number]['values'] {
-  return metrics.find((metric) => metric.name === `${METRICS_PREFIX}${name}`)?.values ?? [];
+  return metrics.find((metric) => metric.name === name)?.values ?? [];
 }

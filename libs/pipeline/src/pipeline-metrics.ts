@@ -43,6 +43,13 @@ export function rejectionReason(status: number, message: string): RejectionReaso
 /** From a healthy second or two up to the ten minutes and more of a database outage. */
 const LAG_SECONDS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 
+/** The counters the line a minute reads (ActivitySummary), by the names they are registered under here. */
+export const ACTIVITY_COUNTERS = {
+  accepted: `${METRICS_PREFIX}events_accepted_total`,
+  written: `${METRICS_PREFIX}event_rows_written_total`,
+  refused: `${METRICS_PREFIX}ingest_requests_rejected_total`,
+} as const;
+
 /**
  * The ingest pipeline's metrics, in the application's registry: what the gateway accepted and refused, what the worker
  * wrote and how late. One class for both sides, since the all-in-one process is both; updated in memory on the path
@@ -62,12 +69,12 @@ export class PipelineMetrics {
   constructor(metrics: Metrics) {
     const registers = [metrics.registry];
     this.eventsAccepted = new Counter({
-      name: `${METRICS_PREFIX}events_accepted_total`,
+      name: ACTIVITY_COUNTERS.accepted,
       help: 'Events in batches answered 202 (queued in Redis).',
       registers,
     });
     this.ingestRequestsRejected = new Counter({
-      name: `${METRICS_PREFIX}ingest_requests_rejected_total`,
+      name: ACTIVITY_COUNTERS.refused,
       help: 'POST /ingest/events requests refused, by reason.',
       labelNames: ['reason'] as const,
       registers,
@@ -94,7 +101,7 @@ export class PipelineMetrics {
       registers,
     });
     this.eventRowsWritten = new Counter({
-      name: `${METRICS_PREFIX}event_rows_written_total`,
+      name: ACTIVITY_COUNTERS.written,
       help: 'Rows inserted into events; events already stored (a redelivered or resent batch) are not counted.',
       registers,
     });
