@@ -6,17 +6,16 @@ import { Redis } from 'ioredis';
 import { INGEST_QUEUE } from '#contract';
 import { Pool } from 'pg';
 import { Traffic, writtenOnce } from './support/batch-traffic';
+import { Scrape } from './support/metrics-scrape';
 import { ServiceProcess, startService } from './support/processes';
 import { createTestDatabase, deletePrefix, eventually, REDIS_URL, TEST_SECRET } from './support/test-app';
 
 // The all-in-one on a PostgreSQL server writes on a worker thread of its own (WRITER_THREAD). What its users see must
 // not change: batches written once, counted on /metrics, finished before the process exits on SIGTERM.
 
-/** A counter of the service's /metrics without labels, 0 when absent. */
-async function counter(service: ServiceProcess, name: string): Promise<{ value: number; text: string }> {
-  const text = await (await fetch(`${service.opsUrl}/metrics`)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-  return { value: line === undefined ? 0 : Number(line.split(' ')[1]), text };
+/** The service's /metrics, parsed. */
+async function scrape(service: ServiceProcess): Promise<Scrape> {
+  return new Scrape(await (await fetch(`${service.opsUrl}/metrics`)).text());
 }
 
 describe('the all-in-one writing on a thread of its own', { timeout: 120_000 }, () => {
@@ -63,10 +62,10 @@ describe('the all-in-one writing on a thread of its own', { timeout: 120_000 }, 
       await writtenOnce(db, firstIds);
       // The writer thread's count reaches the main thread's /metrics, beside the process's own metrics, each once.
       const scraped = await eventually(async () => {
-        const written = await counter(service, 'playsmart_event_rows_written_total');
-        return written.value === firstIds.length * 3 ? written : undefined;
+        const metrics = await scrape(service);
+        return metrics.count('playsmart_event_rows_written_total') === firstIds.length * 3 ? metrics : undefined;
       });
-      assert.equal((await counter(service, 'playsmart_events_accepted_total')).value, firstIds.length * 3);
+      assert.equal((await scrape(service)).count('playsmart_events_accepted_total'), firstIds.length * 3);
       for (const name of [
         'playsmart_process_cpu_seconds_total',
         'playsmart_event_rows_written_total',
